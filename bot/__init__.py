@@ -1,0 +1,1 @@
+"""driverhome: the chat-platform-free core services and the adapters around them."""

@@ -1,0 +1,113 @@
+"""Application settings: config.yml validated by pydantic-settings, secrets from the environment.
+
+Each component declares its own section schema (e.g. `knowledge_base.settings`); this
+module only composes them. A bad file raises `ConfigError` naming every bad key.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Literal
+
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, SecretStr, ValidationError
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, YamlConfigSettingsSource
+
+from knowledge_base.settings import KnowledgeBaseSettings, RetrievalSettings
+
+DEFAULT_CONFIG = Path("config.yml")
+
+
+class ConfigError(Exception):
+    """The configuration cannot be used; the message names the file and keys."""
+
+
+class DatabaseSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    url: str = "sqlite:///data/driverhome.db"
+
+
+class TelegramSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    base_url: str | None = None
+    admins: list[int] = []
+
+
+class ConsoleSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    chat_id: int = -1
+    user_id: int = 1
+    user_name: str = "司机"
+
+
+class LoggingSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(extra="forbid", populate_by_name=True)
+
+    database: DatabaseSettings = DatabaseSettings()
+    knowledge_base: KnowledgeBaseSettings = KnowledgeBaseSettings()
+    retrieval: RetrievalSettings = RetrievalSettings()
+    telegram: TelegramSettings = TelegramSettings()
+    console: ConsoleSettings = ConsoleSettings()
+    logging: LoggingSettings = LoggingSettings()
+
+    # Secrets and deployment overrides: environment only, never in the file.
+    telegram_bot_token: SecretStr | None = Field(None, validation_alias=AliasChoices("TELEGRAM_BOT_TOKEN"), exclude=True)
+    database_url: str | None = Field(None, validation_alias=AliasChoices("DATABASE_URL"), exclude=True)
+    telegram_base_url: str | None = Field(None, validation_alias=AliasChoices("TELEGRAM_BASE_URL"), exclude=True)
+
+    root: Path = Field(Path("."), exclude=True)
+
+    @classmethod
+    def settings_customise_sources(cls, settings_cls, init_settings, env_settings, dotenv_settings,
+                                   file_secret_settings) -> tuple[PydanticBaseSettingsSource, ...]:
+        # Order = precedence: explicit arguments, then the environment, then the file.
+        return init_settings, env_settings, YamlConfigSettingsSource(settings_cls)
+
+    # -- derived values ---------------------------------------------------------
+    def path(self, p: Path) -> Path:
+        """Relative paths in the file are relative to the file's folder."""
+        return p if p.is_absolute() else (self.root / p).resolve()
+
+    @property
+    def db_url(self) -> str:
+        url = self.database_url or self.database.url
+        prefix = "sqlite:///"
+        if url.startswith(prefix) and not url.startswith(prefix + "/") and ":memory:" not in url:
+            url = prefix + str(self.path(Path(url[len(prefix):])))
+        return url
+
+    @property
+    def token(self) -> str | None:
+        return self.telegram_bot_token.get_secret_value() if self.telegram_bot_token else None
+
+    @property
+    def bot_api_base_url(self) -> str | None:
+        return self.telegram_base_url or self.telegram.base_url
+
+
+def load_settings(path: str | Path | None = None) -> Settings:
+    """Read and validate the config file (default: $DRIVERHOME_CONFIG or ./config.yml)."""
+    path = Path(path or os.environ.get("DRIVERHOME_CONFIG") or DEFAULT_CONFIG)
+    if not path.is_file():
+        raise ConfigError(f"config file not found: {path}")
+
+    class FileSettings(Settings):
+        model_config = SettingsConfigDict(yaml_file=str(path), yaml_file_encoding="utf-8")
+
+    try:
+        settings = FileSettings(root=path.resolve().parent)
+    except ValidationError as exc:
+        problems = []
+        for err in exc.errors():
+            key = ".".join(str(p) for p in err["loc"]) or "(top level)"
+            msg = "unknown key" if err["type"] == "extra_forbidden" else err["msg"]
+            problems.append(f"  {key}: {msg}")
+        raise ConfigError(f"{path}: invalid configuration\n" + "\n".join(problems)) from None
+    except Exception as exc:  # e.g. YAML syntax errors
+        raise ConfigError(f"{path}: cannot read configuration: {exc}") from None
+    return settings

@@ -1,0 +1,77 @@
+"""A terminal chat that behaves like one driver group, through the same pipeline as
+Telegram. Suggestions are numbered; type the number to pick one."""
+
+from __future__ import annotations
+
+import sys
+from typing import TextIO
+
+from ..config import ConsoleSettings
+from ..events import ButtonPress, IncomingMessage, Reply
+from ..pipeline import MessagePipeline
+from .. import texts
+
+BANNER = "司机之家助手 · 本地聊天（模拟一个司机群）。直接输入问题，/help 看说明，/quit 退出。"
+
+
+class ConsoleChat:
+    def __init__(self, pipeline: MessagePipeline, settings: ConsoleSettings,
+                 stdin: TextIO = sys.stdin, stdout: TextIO = sys.stdout):
+        self.pipeline = pipeline
+        self.settings = settings
+        self.stdin, self.stdout = stdin, stdout
+        self._choices: list[str] = []
+        self._seq = 0
+
+    def _print(self, line: str) -> None:
+        self.stdout.write(line + "\n")
+        self.stdout.flush()
+
+    def _show(self, replies: list[Reply]) -> None:
+        for reply in replies:
+            self._print("助手：" + reply.text.replace("\n", "\n      "))
+            flat = [b for row in reply.buttons for b in row]
+            if flat:
+                self._choices = [b.action for b in flat]
+                for i, b in enumerate(flat, 1):
+                    self._print(f"  [{i}] {b.label}")
+
+    def handle_line(self, line: str) -> bool:
+        """Process one typed line; False means quit."""
+        line = line.strip()
+        if not line:
+            return True
+        if line in ("/quit", "/exit", "/q"):
+            return False
+        if line in ("/help", "/start"):
+            self._print("助手：" + texts.HELP)
+            return True
+        self._seq += 1
+        if line.isdigit() and self._choices and 1 <= int(line) <= len(self._choices):
+            action = self._choices[int(line) - 1]
+            self._choices = []
+            self._show(self.pipeline.handle_press(ButtonPress(self.settings.chat_id, self.settings.user_id,
+                                                              action, self._seq)))
+            return True
+        addressed = line.startswith("/ask")
+        if addressed:
+            line = line[4:].strip()
+            if not line:
+                self._print("助手：" + texts.ASK_USAGE)
+                return True
+        msg = IncomingMessage(chat_id=self.settings.chat_id, user_id=self.settings.user_id, text=line,
+                              user_name=self.settings.user_name, message_id=self._seq, addressed=addressed)
+        self._show(self.pipeline.handle_message(msg))
+        return True
+
+    def run(self) -> None:
+        self._print(BANNER)
+        interactive = self.stdin.isatty()
+        while True:
+            if interactive:
+                self.stdout.write(f"{self.settings.user_name}：")
+                self.stdout.flush()
+            line = self.stdin.readline()
+            if not line or not self.handle_line(line):
+                break
+        self._print("再见，一路平安！")

@@ -1,0 +1,15 @@
+"""Alembic environment: runs on the connection handed over by `Database.migrate`."""
+
+from alembic import context
+
+from bot.storage.models import Base
+
+config = context.config
+connection = config.attributes.get("connection")
+if connection is None:  # pragma: no cover - only `Database.migrate` drives migrations
+    raise RuntimeError("run migrations through bot.storage.Database.migrate()")
+
+context.configure(connection=connection, target_metadata=Base.metadata,
+                  render_as_batch=connection.dialect.name == "sqlite")
+with context.begin_transaction():
+    context.run_migrations()

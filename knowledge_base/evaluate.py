@@ -1,0 +1,74 @@
+"""Offline evaluation of the retriever on `queries: [{q, expect}]` files."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import yaml
+
+from .retriever import ANSWER, SILENT, Retriever
+
+
+@dataclass
+class EvalResult:
+    in_scope: int
+    out_of_scope: int
+    top1: float
+    answered_correctly: float
+    wrong_answer: float
+    suggested_correctly: float
+    oos_silence: float
+    p50_ms: float
+    p95_ms: float
+    failures: list[dict]
+
+    def lines(self) -> list[str]:
+        return [
+            f"queries: {self.in_scope} in scope, {self.out_of_scope} out of scope",
+            f"top-1 accuracy (in scope):        {self.top1:.3f}",
+            f"answered correctly (in scope):    {self.answered_correctly:.3f}",
+            f"correct entry among suggestions:  {self.suggested_correctly:.3f}",
+            f"wrong answers (in scope):         {self.wrong_answer:.3f}",
+            f"out-of-scope silence:             {self.oos_silence:.3f}",
+            f"latency p50 / p95:                {self.p50_ms:.1f} ms / {self.p95_ms:.1f} ms",
+        ]
+
+
+def load_queries(path: str | Path) -> list[dict]:
+    data = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
+    queries = data.get("queries") if isinstance(data, dict) else None
+    if not isinstance(queries, list):
+        raise ValueError(f"{path}: expected `queries: [{{q, expect}}]`")
+    return [{"q": str(item["q"]), "expect": item.get("expect")} for item in queries]
+
+
+def evaluate(retriever: Retriever, queries: list[dict]) -> EvalResult:
+    lat, fails = [], []
+    n_in = n_out = top1 = correct = wrong = sugg_ok = silent_oos = 0
+    for item in queries:
+        t0 = time.perf_counter()
+        d = retriever.search(item["q"])
+        lat.append((time.perf_counter() - t0) * 1000)
+        expect = item["expect"]
+        if expect is None:
+            n_out += 1
+            silent_oos += d.decision == SILENT
+            if d.decision != SILENT:
+                fails.append({"q": item["q"], "expect": None, "got": d.decision, "id": d.faq_id, "score": d.score})
+            continue
+        n_in += 1
+        top1 += d.faq_id == expect
+        if d.decision == ANSWER:
+            correct += d.faq_id == expect
+            wrong += d.faq_id != expect
+        sugg_ok += d.decision != SILENT and (d.faq_id == expect or expect in d.suggestions)
+        if not (d.decision == ANSWER and d.faq_id == expect):
+            fails.append({"q": item["q"], "expect": expect, "got": d.decision, "id": d.faq_id,
+                          "score": d.score, "suggestions": d.suggestions})
+    arr = np.array(lat or [0.0])
+    return EvalResult(n_in, n_out, top1 / max(n_in, 1), correct / max(n_in, 1), wrong / max(n_in, 1),
+                      sugg_ok / max(n_in, 1), silent_oos / max(n_out, 1),
+                      float(np.percentile(arr, 50)), float(np.percentile(arr, 95)), fails)

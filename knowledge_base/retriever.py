@@ -1,0 +1,194 @@
+"""The FAQ retriever: lexical and dense signals fused into one calibrated decision.
+
+`answer` only when the best entry is clearly good and clearly ahead of the next one;
+`suggest` when something is close; `silent` otherwise. Answering wrongly in a group of
+drivers costs more than staying quiet, so the thresholds lean towards silence.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass, field
+
+from .chitchat import is_chitchat
+from .dense import DenseIndex, Embedder
+from .lexical import LexicalIndex
+from .schema import FaqEntry
+from .settings import RetrievalSettings
+from .text import Analyzer
+
+log = logging.getLogger(__name__)
+
+ANSWER, SUGGEST, SILENT = "answer", "suggest", "silent"
+
+
+@dataclass(frozen=True)
+class Candidate:
+    faq_id: str
+    score: float
+    lexical: float
+    dense: float
+    coverage: float = 0.0  # share of the query's weight found anywhere in the entry
+
+
+@dataclass(frozen=True)
+class Decision:
+    decision: str
+    faq_id: str | None
+    score: float
+    suggestions: list[str] = field(default_factory=list)
+    answer: str | None = None
+    candidates: list[Candidate] = field(default_factory=list)
+
+    def as_json(self, text: str) -> dict:
+        return {"text": text, "decision": self.decision, "faq_id": self.faq_id,
+                "score": round(self.score, 4), "suggestions": self.suggestions, "answer": self.answer}
+
+
+class Retriever:
+    """In-memory index over FAQ entries; every change applies at once (no rebuild)."""
+
+    def __init__(self, settings: RetrievalSettings, analyzer: Analyzer, embedder: Embedder | None):
+        self.settings = settings
+        self.analyzer = analyzer
+        self.embedder = embedder
+        self.lexical = LexicalIndex(analyzer)
+        self.dense = DenseIndex(embedder.dim) if embedder is not None else None
+        self._entries: dict[str, FaqEntry] = {}
+        self._num: dict[str, int] = {}
+        self._ids: dict[int, str] = {}
+        self._next = 0
+        self._lock = threading.RLock()
+        if embedder is None:
+            self.dense_weight, self.dense_floor = 0.0, 0.0
+        elif embedder.is_fallback:
+            self.dense_weight, self.dense_floor = settings.fallback_dense_weight, settings.fallback_dense_floor
+        else:
+            self.dense_weight, self.dense_floor = settings.dense_weight, settings.dense_floor
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    @property
+    def backend(self) -> str:
+        return f"lexical+{self.embedder.name}" if self.embedder else "lexical"
+
+    def entry(self, faq_id: str) -> FaqEntry | None:
+        return self._entries.get(faq_id)
+
+    # -- maintenance -------------------------------------------------------------
+    def _number(self, faq_id: str) -> int:
+        if faq_id not in self._num:
+            self._num[faq_id] = self._next
+            self._ids[self._next] = faq_id
+            self._next += 1
+        return self._num[faq_id]
+
+    @staticmethod
+    def _aux(entry: FaqEntry) -> str:
+        return " ".join([entry.answer, *entry.tags])
+
+    def load(self, entries: list[FaqEntry], batch: int = 2048) -> None:
+        """Bulk add (start-up, import): embeds in batches."""
+        for i in range(0, len(entries), batch):
+            chunk = entries[i:i + batch]
+            vectors = None
+            if self.embedder is not None:
+                flat = [t for e in chunk for t in e.texts()]
+                vectors = self.embedder.encode(flat)
+            with self._lock:
+                pos, dense_items = 0, []
+                for e in chunk:
+                    num = self._number(e.id)
+                    self._entries[e.id] = e
+                    self.lexical.add(num, e.texts(), self._aux(e))
+                    if vectors is not None:
+                        n = len(e.texts())
+                        dense_items.append((num, vectors[pos:pos + n]))
+                        pos += n
+                if self.dense is not None:
+                    self.dense.add_many(dense_items)
+
+    def upsert(self, entry: FaqEntry) -> None:
+        vectors = self.embedder.encode(entry.texts()) if self.embedder is not None else None
+        with self._lock:
+            num = self._number(entry.id)
+            self._entries[entry.id] = entry
+            self.lexical.add(num, entry.texts(), self._aux(entry))
+            if self.dense is not None and vectors is not None:
+                self.dense.add(num, vectors)
+
+    def remove(self, faq_id: str) -> bool:
+        with self._lock:
+            num = self._num.get(faq_id)
+            if num is None or faq_id not in self._entries:
+                return False
+            del self._entries[faq_id]
+            self.lexical.remove(num)
+            if self.dense is not None:
+                self.dense.remove(num)
+            return True
+
+    # -- queries -----------------------------------------------------------------
+    def rank(self, text: str) -> tuple[list[Candidate], bool]:
+        """Scored candidates, best first, and whether the text looked like chit-chat."""
+        s = self.settings
+        canonical = self.analyzer.canonical(text)
+        chit = is_chitchat(canonical)
+        feats = self.analyzer.features(canonical, canonical=True).weights
+        if not feats or not self._entries:
+            return [], chit
+        qvec = None
+        if self.embedder is not None and self.dense_weight > 0:
+            qvec = self.embedder.encode([canonical])[0]
+        with self._lock:
+            query_w = self.lexical.weigh(feats)
+            nums = list(dict.fromkeys(self.lexical.candidates(query_w, s.candidates)))
+            dense_hits: dict[int, float] = {}
+            if qvec is not None and self.dense is not None:
+                dense_hits = self.dense.search(qvec, s.candidates * 2)
+                nums += [n for n in sorted(dense_hits, key=dense_hits.get, reverse=True)[:s.candidates // 2]
+                         if n not in nums]
+            out = []
+            for num in nums:
+                faq_id = self._ids.get(num)
+                if faq_id not in self._entries:
+                    continue
+                lex = self.lexical.score(query_w, num)
+                lex_score = ((lex.similarity + s.answer_weight * lex.aux_coverage
+                              + s.entry_weight * lex.entry_coverage)
+                             / (1 + s.answer_weight + s.entry_weight))
+                dense = 0.0
+                if qvec is not None and self.dense is not None:
+                    cos = dense_hits.get(num)
+                    if cos is None:
+                        cos = self.dense.similarity(qvec, num)
+                    dense = max(0.0, (cos - self.dense_floor) / (1 - self.dense_floor))
+                score = (1 - self.dense_weight) * lex_score + self.dense_weight * dense
+                out.append(Candidate(faq_id, float(score), float(lex_score), float(dense),
+                                     float(lex.entry_coverage)))
+        out.sort(key=lambda c: -c.score)
+        return out, chit
+
+    def search(self, text: str) -> Decision:
+        s = self.settings
+        ranked, chit = self.rank(text)
+        if not ranked:
+            return Decision(SILENT, None, 0.0)
+        top = ranked[0]
+        if chit:
+            return Decision(SILENT, top.faq_id, top.score, candidates=ranked[:5])
+        runner = ranked[1] if len(ranked) > 1 else None
+        second = runner.score if runner else 0.0
+        # A bare topic ("资格证") that several entries contain in full is a question
+        # with no specific intent yet: offer the choices instead of guessing.
+        ambiguous = runner is not None and runner.coverage >= 0.98 and top.coverage - runner.coverage < 0.02
+        if top.score >= s.answer_threshold and top.score - second >= s.answer_margin and not ambiguous:
+            return Decision(ANSWER, top.faq_id, top.score, answer=self._entries[top.faq_id].answer,
+                            candidates=ranked[:5])
+        if top.score >= s.suggest_threshold:
+            floor = max(s.suggest_threshold, top.score - s.suggest_window)
+            sugg = [c.faq_id for c in ranked if c.score >= floor][:s.max_suggestions]
+            return Decision(SUGGEST, top.faq_id, top.score, suggestions=sugg, candidates=ranked[:5])
+        return Decision(SILENT, top.faq_id, top.score, candidates=ranked[:5])

