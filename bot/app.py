@@ -14,7 +14,7 @@ from knowledge_base.store import KbStore, MemoryStore
 from knowledge_base.text import Analyzer
 
 from .config import Settings
-from .pipeline import MessagePipeline
+from .pipeline import MessagePipeline, PipelineSettings
 from .storage import Database
 
 log = logging.getLogger(__name__)
@@ -42,6 +42,10 @@ class App:
     kb: KnowledgeBase
     pipeline: MessagePipeline
     db: Database | None = None
+    chats: object | None = None  # ChatRegistry
+    admins: object | None = None  # AdminDirectory
+    answers: object | None = None  # AnswerLog
+    inbox: object | None = None  # UnansweredInbox
 
     @classmethod
     def build(cls, settings: Settings, *, kb_file: Path | None = None,
@@ -63,18 +67,28 @@ class App:
             db = open_database(settings)
             store = SqlKbStore(db)
         kb = KnowledgeBase(store, build_retriever(settings))
-        if db is not None and store.count() == 0:
-            seed = settings.path(settings.knowledge_base.faq_file)
-            if seed.is_file():
-                report = read_file(seed)
-                for err in report.errors:
-                    log.warning("seed %s: %s", seed, err)
-                kb.apply_import(report.entries, actor="seed")
-                log.info("seeded the knowledge base with %d entries from %s", len(report.entries), seed)
-                return cls(settings, kb, MessagePipeline(kb), db)
-        n = kb.load_index()
-        log.info("knowledge base ready: %d entries, %s", n, kb.retriever.backend)
-        return cls(settings, kb, MessagePipeline(kb), db)
+        seed = settings.path(settings.knowledge_base.faq_file)
+        if db is not None and store.count() == 0 and seed.is_file():
+            report = read_file(seed)
+            for err in report.errors:
+                log.warning("seed %s: %s", seed, err)
+            kb.apply_import(report.entries, actor="seed")
+            log.info("seeded the knowledge base with %d entries from %s", len(report.entries), seed)
+        else:
+            n = kb.load_index()
+            log.info("knowledge base ready: %d entries, %s", n, kb.retriever.backend)
+        pipe_settings = PipelineSettings(repeat_window_s=settings.assistant.repeat_window_s,
+                                         flood_rate=settings.assistant.flood_rate)
+        if db is None:
+            return cls(settings, kb, MessagePipeline(kb, settings=pipe_settings))
+        from .chats import AdminDirectory, ChatRegistry
+        from .feedback import AnswerLog, UnansweredInbox
+
+        inbox = UnansweredInbox(db, kb.retriever.analyzer.normalize)
+        answers = AnswerLog(db, inbox)
+        admins = AdminDirectory(db, settings.telegram.admins)
+        pipeline = MessagePipeline(kb, answers=answers, inbox=inbox, admins=admins, settings=pipe_settings)
+        return cls(settings, kb, pipeline, db, ChatRegistry(db), admins, answers, inbox)
 
     def close(self) -> None:
         if self.db is not None:

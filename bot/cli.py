@@ -48,8 +48,14 @@ def _app(settings: Settings, kb_file: Path | None = None):
 def run(settings: Settings) -> None:
     """Start the bot: Telegram with TELEGRAM_BOT_TOKEN set, otherwise the console chat."""
     if settings.token:
-        raise click.ClickException("the Telegram adapter is not part of this version yet; "
-                                   "unset TELEGRAM_BOT_TOKEN to use the console chat")
+        from .telegram.app import run_polling
+
+        app = _app(settings)
+        try:
+            run_polling(app, settings.token)
+        finally:
+            app.close()
+        return
     click.echo("TELEGRAM_BOT_TOKEN is not set: starting the local console chat.", err=True)
     _chat(settings)
 

@@ -10,7 +10,7 @@ import os
 from pathlib import Path
 from typing import Literal
 
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field, SecretStr, ValidationError
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, YamlConfigSettingsSource
 
 from knowledge_base.settings import KnowledgeBaseSettings, RetrievalSettings
@@ -31,6 +31,27 @@ class TelegramSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
     base_url: str | None = None
     admins: list[int] = []
+    max_update_age_s: int = Field(120, ge=0)
+    poll_timeout_s: int = Field(30, ge=0, le=60)
+
+
+class AssistantSettings(BaseModel):
+    """How the assistant behaves in groups (platform-independent)."""
+
+    model_config = ConfigDict(extra="forbid")
+    repeat_window_s: int = Field(300, ge=0)
+    flood_rate: str = "4/minute"
+
+    @field_validator("flood_rate")
+    @classmethod
+    def _rate(cls, v: str) -> str:
+        from limits import parse
+
+        try:
+            parse(v)
+        except ValueError as exc:
+            raise ValueError(f"not a rate like '4/minute': {exc}") from None
+        return v
 
 
 class ConsoleSettings(BaseModel):
@@ -52,6 +73,7 @@ class Settings(BaseSettings):
     knowledge_base: KnowledgeBaseSettings = KnowledgeBaseSettings()
     retrieval: RetrievalSettings = RetrievalSettings()
     telegram: TelegramSettings = TelegramSettings()
+    assistant: AssistantSettings = AssistantSettings()
     console: ConsoleSettings = ConsoleSettings()
     logging: LoggingSettings = LoggingSettings()
 

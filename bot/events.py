@@ -39,3 +39,4 @@ class Reply:
     buttons: list[list[Button]] = field(default_factory=list)
     reply_to: int | None = None
     chat_id: int | None = None  # None: the chat the event came from
+    ref: str | None = None  # opaque to adapters: handed back to the core in `delivered`

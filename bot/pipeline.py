@@ -1,53 +1,173 @@
-"""The message pipeline: one platform-free path from an incoming message to replies.
+"""The message pipeline: one platform-free path from an incoming event to replies.
 
-Telegram and the console both call `handle_message` / `handle_press`; what to answer,
-suggest or leave alone is decided here and nowhere else.
+Telegram and the console both call `handle_message` / `handle_press` and report back
+with `delivered`; what to answer, suggest or leave alone is decided here and nowhere
+else. Adapters never see a knowledge-base entry, only `Reply` objects.
 """
 
 from __future__ import annotations
 
 import logging
+import time
+from dataclasses import dataclass, field
+from typing import Callable, Protocol
 
-from knowledge_base.retriever import ANSWER, SILENT, SUGGEST
+from knowledge_base.retriever import ANSWER, SUGGEST
 from knowledge_base.service import KnowledgeBase
 
 from . import texts
 from .events import Button, ButtonPress, IncomingMessage, Reply
+from .flood import FloodGuard
 
 log = logging.getLogger(__name__)
 
-SHOW_FAQ = "faq:"  # button action prefix: show one entry's answer
+SHOW_FAQ = "faq:"  # show one entry's answer
+FEEDBACK = "fb:"  # fb:<answer id>:<up|down|human>
+
+
+class Understands(Protocol):
+    """What the pipeline needs from the NLU layer."""
+
+    async def parse(self, text: str): ...
+
+
+@dataclass
+class PressOutcome:
+    replies: list[Reply] = field(default_factory=list)
+    notice: str | None = None  # a short toast for the person who pressed
+    alert: bool = False
+
+
+@dataclass
+class PipelineSettings:
+    repeat_window_s: float = 300.0  # same question in the same group: point to the earlier answer
+    flood_rate: str = "4/minute"  # replies one member can trigger
 
 
 class MessagePipeline:
-    def __init__(self, kb: KnowledgeBase):
+    def __init__(self, kb: KnowledgeBase, *, answers=None, inbox=None, admins=None, nlu: Understands | None = None,
+                 settings: PipelineSettings | None = None, clock: Callable[[], float] = time.monotonic):
         self.kb = kb
+        self.answers = answers  # AnswerLog, optional (the read-only `ask --kb` mode has none)
+        self.inbox = inbox
+        self.admins = admins
+        self.nlu = nlu
+        self.settings = settings or PipelineSettings()
+        self.clock = clock
+        self.flood = FloodGuard(self.settings.flood_rate)
+        # (chat, faq id) -> (message id, time, answer text) of the last answer given there
+        self._recent: dict[tuple[int, str], tuple[int, float, str]] = {}
 
-    def handle_message(self, msg: IncomingMessage) -> list[Reply]:
+    # -- messages ----------------------------------------------------------------
+    async def handle_message(self, msg: IncomingMessage) -> list[Reply]:
         text = (msg.text or "").strip()
         if not text:
             return [Reply(texts.EMPTY, reply_to=msg.message_id)] if msg.addressed else []
-        decision = self.kb.ask(text)
-        log.debug("chat %s decision %s %s %.3f", msg.chat_id, decision.decision, decision.faq_id, decision.score)
-        if decision.decision == ANSWER:
-            return [Reply(decision.answer, reply_to=msg.message_id)]
-        if decision.decision == SUGGEST:
-            buttons = []
-            for faq_id in decision.suggestions:
-                entry = self.kb.get(faq_id)
-                if entry is not None:
-                    buttons.append([Button(entry.question, SHOW_FAQ + faq_id)])
-            if buttons:
-                return [Reply(texts.SUGGEST_INTRO, buttons=buttons, reply_to=msg.message_id)]
-        if decision.decision == SILENT and not msg.addressed:
+        kind = await self._kind(text)
+        if kind == "chitchat" and not msg.addressed:
             return []
-        return [Reply(texts.NOT_SURE, reply_to=msg.message_id)] if msg.addressed else []
+        if kind == "complaint":
+            return self._complaint_placeholder(msg)
+        decision = self.kb.ask(text)
+        log.debug("chat %s: %s %s %.3f", msg.chat_id, decision.decision, decision.faq_id, decision.score)
+        if decision.decision == ANSWER:
+            return self._limited(msg, self._answer(msg, text, decision))
+        if decision.decision == SUGGEST:
+            replies = self._suggest(msg, text, decision)
+            if replies:
+                return self._limited(msg, replies)
+        if not msg.addressed:
+            return []
+        self._to_inbox(text, "silent")
+        return self._limited(msg, [Reply(texts.NOT_SURE, reply_to=msg.message_id)])
 
-    def handle_press(self, press: ButtonPress) -> list[Reply]:
+    async def _kind(self, text: str) -> str:
+        if self.nlu is None:
+            return "question"  # the retriever's own chit-chat guard still applies
+        understanding = await self.nlu.parse(text)
+        return understanding.kind
+
+    def _complaint_placeholder(self, msg: IncomingMessage) -> list[Reply]:
+        # Tickets arrive with the complaints release; until then point to the people.
+        if not msg.addressed and msg.chat_type != "private":
+            return []
+        return self._limited(msg, [Reply(texts.COMPLAINT_PLACEHOLDER, reply_to=msg.message_id)])
+
+    def _limited(self, msg: IncomingMessage, replies: list[Reply]) -> list[Reply]:
+        if replies and not self.flood.allow(msg.chat_id, msg.user_id):
+            log.info("flood guard: member %s in chat %s is over the limit", msg.user_id, msg.chat_id)
+            return []
+        return replies
+
+    def _answer(self, msg: IncomingMessage, text: str, decision) -> list[Reply]:
+        earlier = self._recent.get((msg.chat_id, decision.faq_id))
+        if (earlier and self.clock() - earlier[1] <= self.settings.repeat_window_s
+                and earlier[2] == decision.answer):  # an edited answer is given afresh
+            return [Reply(texts.ANSWERED_ABOVE, reply_to=earlier[0], ref=f"repeat:{decision.faq_id}")]
+        buttons: list[list[Button]] = []
+        ref = f"faq::{decision.faq_id}"
+        if self.answers is not None:
+            answer_id = self.answers.record(msg.chat_id, msg.user_id, text, decision.faq_id, ANSWER, decision.score)
+            buttons = [[Button(texts.BTN_UP, f"{FEEDBACK}{answer_id}:up"),
+                        Button(texts.BTN_DOWN, f"{FEEDBACK}{answer_id}:down"),
+                        Button(texts.BTN_HUMAN, f"{FEEDBACK}{answer_id}:human")]]
+            ref = f"faq:{answer_id}:{decision.faq_id}"
+        return [Reply(decision.answer, buttons=buttons, reply_to=msg.message_id, ref=ref)]
+
+    def _suggest(self, msg: IncomingMessage, text: str, decision) -> list[Reply]:
+        buttons = []
+        for faq_id in decision.suggestions:
+            entry = self.kb.get(faq_id)
+            if entry is not None:
+                buttons.append([Button(entry.question, SHOW_FAQ + faq_id)])
+        if not buttons:
+            return []
+        if self.answers is not None:
+            self.answers.record(msg.chat_id, msg.user_id, text, decision.faq_id, SUGGEST, decision.score)
+        self._to_inbox(text, "suggest")
+        return [Reply(texts.SUGGEST_INTRO, buttons=buttons, reply_to=msg.message_id)]
+
+    def _to_inbox(self, text: str, reason: str) -> None:
+        if self.inbox is not None:
+            self.inbox.add(text, reason)
+
+    def delivered(self, chat_id: int, reply: Reply, message_id: int) -> None:
+        """The adapter sent `reply` as `message_id`: remember it for feedback and repeats."""
+        if reply.ref and reply.ref.startswith("faq:"):
+            _, answer_id, faq_id = reply.ref.split(":", 2)
+            if answer_id and self.answers is not None:
+                self.answers.delivered(int(answer_id), message_id)
+            entry = self.kb.get(faq_id)
+            if entry is not None:
+                self._recent[(chat_id, faq_id)] = (message_id, self.clock(), entry.answer)
+
+    # -- button presses ----------------------------------------------------------
+    async def handle_press(self, press: ButtonPress) -> PressOutcome:
         if press.action.startswith(SHOW_FAQ):
             entry = self.kb.get(press.action[len(SHOW_FAQ):])
             if entry is None:
-                return [Reply(texts.GONE)]
-            return [Reply(f"【{entry.question}】\n{entry.answer}", reply_to=press.message_id)]
-        log.warning("unknown button action %r", press.action)
-        return []
+                return PressOutcome(notice=texts.GONE, alert=True)
+            return PressOutcome([Reply(f"【{entry.question}】\n{entry.answer}", reply_to=press.message_id)])
+        if press.action.startswith(FEEDBACK) and self.answers is not None:
+            return self._feedback(press)
+        log.warning("unknown button action %r from %s", press.action, press.user_id)
+        return PressOutcome(notice=texts.BUTTON_EXPIRED, alert=True)
+
+    def _feedback(self, press: ButtonPress) -> PressOutcome:
+        try:
+            answer_id_s, vote = press.action[len(FEEDBACK):].split(":", 1)
+            answer_id = int(answer_id_s)
+            fresh = self.answers.vote(answer_id, press.user_id, vote)
+        except (ValueError, KeyError):
+            log.warning("forged or stale feedback button %r from %s", press.action, press.user_id)
+            return PressOutcome(notice=texts.BUTTON_EXPIRED, alert=True)
+        if not fresh:
+            return PressOutcome(notice=texts.VOTED_ALREADY)
+        if vote != "human":
+            return PressOutcome(notice=texts.THANKS_FEEDBACK)
+        answer = self.answers.get(answer_id)
+        replies = [Reply(texts.HANDOVER_GROUP, reply_to=press.message_id)]
+        for admin in (self.admins.all() if self.admins is not None else []):
+            replies.append(Reply(texts.HANDOVER_ADMIN.format(question=answer.question, chat=answer.chat_id),
+                                 chat_id=admin))
+        return PressOutcome(replies, notice=texts.HANDOVER_NOTICE)

@@ -30,7 +30,7 @@ class EvalResult:
             f"queries: {self.in_scope} in scope, {self.out_of_scope} out of scope",
             f"top-1 accuracy (in scope):        {self.top1:.3f}",
             f"answered correctly (in scope):    {self.answered_correctly:.3f}",
-            f"correct entry among suggestions:  {self.suggested_correctly:.3f}",
+            f"correct entry offered (any):      {self.suggested_correctly:.3f}",
             f"wrong answers (in scope):         {self.wrong_answer:.3f}",
             f"out-of-scope silence:             {self.oos_silence:.3f}",
             f"latency p50 / p95:                {self.p50_ms:.1f} ms / {self.p95_ms:.1f} ms",

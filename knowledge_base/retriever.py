@@ -139,37 +139,44 @@ class Retriever:
         feats = self.analyzer.features(canonical, canonical=True).weights
         if not feats or not self._entries:
             return [], chit
-        qvec = None
-        if self.embedder is not None and self.dense_weight > 0:
-            qvec = self.embedder.encode([canonical])[0]
         with self._lock:
             query_w = self.lexical.weigh(feats)
-            nums = list(dict.fromkeys(self.lexical.candidates(query_w, s.candidates)))
-            dense_hits: dict[int, float] = {}
-            if qvec is not None and self.dense is not None:
+            lexical = {num: self._lexical_score(query_w, num)
+                       for num in self.lexical.candidates(query_w, s.candidates) if self._ids.get(num) in self._entries}
+        dense_hits: dict[int, float] = {}
+        qvec = None
+        # Embedding the query is the costly step: skip it when even a perfect dense match
+        # could not lift the best lexical candidate to a suggestion (chit-chat, off-topic).
+        best_lex = max((v[0] for v in lexical.values()), default=0.0)
+        bound = (1 - self.dense_weight) * best_lex + self.dense_weight
+        if (self.embedder is not None and self.dense is not None and self.dense_weight > 0 and not chit
+                and bound >= min(s.suggest_threshold, s.answer_threshold)):
+            qvec = self.embedder.encode([canonical])[0]
+        with self._lock:
+            if qvec is not None:
                 dense_hits = self.dense.search(qvec, s.candidates * 2)
-                nums += [n for n in sorted(dense_hits, key=dense_hits.get, reverse=True)[:s.candidates // 2]
-                         if n not in nums]
+                for num in sorted(dense_hits, key=dense_hits.get, reverse=True)[:s.candidates // 2]:
+                    if num not in lexical and self._ids.get(num) in self._entries:
+                        lexical[num] = self._lexical_score(query_w, num)
             out = []
-            for num in nums:
-                faq_id = self._ids.get(num)
-                if faq_id not in self._entries:
-                    continue
-                lex = self.lexical.score(query_w, num)
-                lex_score = ((lex.similarity + s.answer_weight * lex.aux_coverage
-                              + s.entry_weight * lex.entry_coverage)
-                             / (1 + s.answer_weight + s.entry_weight))
+            for num, (lex_score, coverage) in lexical.items():
                 dense = 0.0
-                if qvec is not None and self.dense is not None:
+                if qvec is not None:
                     cos = dense_hits.get(num)
                     if cos is None:
                         cos = self.dense.similarity(qvec, num)
                     dense = max(0.0, (cos - self.dense_floor) / (1 - self.dense_floor))
                 score = (1 - self.dense_weight) * lex_score + self.dense_weight * dense
-                out.append(Candidate(faq_id, float(score), float(lex_score), float(dense),
-                                     float(lex.entry_coverage)))
+                out.append(Candidate(self._ids[num], float(score), float(lex_score), float(dense), float(coverage)))
         out.sort(key=lambda c: -c.score)
         return out, chit
+
+    def _lexical_score(self, query_w: dict[str, float], num: int) -> tuple[float, float]:
+        s = self.settings
+        lex = self.lexical.score(query_w, num)
+        score = ((lex.similarity + s.answer_weight * lex.aux_coverage + s.entry_weight * lex.entry_coverage)
+                 / (1 + s.answer_weight + s.entry_weight))
+        return score, lex.entry_coverage
 
     def search(self, text: str) -> Decision:
         s = self.settings
@@ -184,10 +191,11 @@ class Retriever:
         # A bare topic ("资格证") that several entries contain in full is a question
         # with no specific intent yet: offer the choices instead of guessing.
         ambiguous = runner is not None and runner.coverage >= 0.98 and top.coverage - runner.coverage < 0.02
-        if top.score >= s.answer_threshold and top.score - second >= s.answer_margin and not ambiguous:
+        if (top.score >= s.answer_threshold and top.score - second >= s.answer_margin and not ambiguous
+                and top.coverage >= s.answer_min_coverage):
             return Decision(ANSWER, top.faq_id, top.score, answer=self._entries[top.faq_id].answer,
                             candidates=ranked[:5])
-        if top.score >= s.suggest_threshold:
+        if top.score >= s.suggest_threshold and top.coverage >= s.suggest_min_coverage:
             floor = max(s.suggest_threshold, top.score - s.suggest_window)
             sugg = [c.faq_id for c in ranked if c.score >= floor][:s.max_suggestions]
             return Decision(SUGGEST, top.faq_id, top.score, suggestions=sugg, candidates=ranked[:5])

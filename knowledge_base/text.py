@@ -23,9 +23,13 @@ _CJK = r"\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
 _UNIT_RE = re.compile(rf"[{_CJK}]|[0-9]+(?:\.[0-9]+)?|[a-z]+")
 _CN_DIGITS = {"零": 0, "〇": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5,
               "六": 6, "七": 7, "八": 8, "九": 9}
-_CN_NUM_RE = re.compile(r"[零〇一二两三四五六七八九十百千]+(?:点[零一二三四五六七八九]+)?"
-                        r"(?=[米吨轴块元分小个天年月号公斤千万条位档座次人]|$)")
-# A run of digits written out in Chinese before a unit ("四米", "十二分", "四千二").
+_CN_NUM_RE = re.compile(
+    r"[零〇一二两三四五六七八九十百千]+(?:点[零一二三四五六七八九]+)?(?=[米吨轴桥块元分小个天年月号公斤千万条位档座次人岁倍成])"
+    r"|[一二三四五六七八九]?十[一二三四五六七八九]?|[一二三四五六七八九]百[零一二三四五六七八九十]*"
+    r"|[零〇一二三四五六七八九]{3,}"
+)
+# Chinese numerals that are surely numbers: before a unit ("四米", "两桥", "十二分"),
+# with 十/百 ("六十一"), or digit by digit ("一二三二八").
 
 # Particles and filler words: they carry tone, not topic. They still count, but little.
 STOP_UNITS = set("的了吗呢啊吧嘛噻撒哦呀么是我你他她们这那个下请问有在要都就也还和与及能会可以想"

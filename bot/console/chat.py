@@ -3,6 +3,7 @@ Telegram. Suggestions are numbered; type the number to pick one."""
 
 from __future__ import annotations
 
+import asyncio
 import sys
 from typing import TextIO
 
@@ -29,14 +30,17 @@ class ConsoleChat:
 
     def _show(self, replies: list[Reply]) -> None:
         for reply in replies:
-            self._print("助手：" + reply.text.replace("\n", "\n      "))
+            who = "助手" if reply.chat_id in (None, self.settings.chat_id) else f"助手 → {reply.chat_id}"
+            self._print(f"{who}：" + reply.text.replace("\n", "\n      "))
+            self._seq += 1
+            self.pipeline.delivered(reply.chat_id or self.settings.chat_id, reply, self._seq)
             flat = [b for row in reply.buttons for b in row]
             if flat:
                 self._choices = [b.action for b in flat]
                 for i, b in enumerate(flat, 1):
                     self._print(f"  [{i}] {b.label}")
 
-    def handle_line(self, line: str) -> bool:
+    async def handle_line(self, line: str) -> bool:
         """Process one typed line; False means quit."""
         line = line.strip()
         if not line:
@@ -50,8 +54,11 @@ class ConsoleChat:
         if line.isdigit() and self._choices and 1 <= int(line) <= len(self._choices):
             action = self._choices[int(line) - 1]
             self._choices = []
-            self._show(self.pipeline.handle_press(ButtonPress(self.settings.chat_id, self.settings.user_id,
-                                                              action, self._seq)))
+            outcome = await self.pipeline.handle_press(ButtonPress(self.settings.chat_id, self.settings.user_id,
+                                                                   action, self._seq))
+            if outcome.notice:
+                self._print(f"（{outcome.notice}）")
+            self._show(outcome.replies)
             return True
         addressed = line.startswith("/ask")
         if addressed:
@@ -61,17 +68,20 @@ class ConsoleChat:
                 return True
         msg = IncomingMessage(chat_id=self.settings.chat_id, user_id=self.settings.user_id, text=line,
                               user_name=self.settings.user_name, message_id=self._seq, addressed=addressed)
-        self._show(self.pipeline.handle_message(msg))
+        self._show(await self.pipeline.handle_message(msg))
         return True
 
     def run(self) -> None:
+        asyncio.run(self.loop())
+
+    async def loop(self) -> None:
         self._print(BANNER)
         interactive = self.stdin.isatty()
         while True:
             if interactive:
                 self.stdout.write(f"{self.settings.user_name}：")
                 self.stdout.flush()
-            line = self.stdin.readline()
-            if not line or not self.handle_line(line):
+            line = await asyncio.to_thread(self.stdin.readline)
+            if not line or not await self.handle_line(line):
                 break
         self._print("再见，一路平安！")

@@ -1,0 +1,18 @@
+"""Per-member flood guard: one person cannot make the bot talk more than a few times a
+minute in a group (the group-wide Bot API limit is ~20 messages a minute)."""
+
+from __future__ import annotations
+
+from limits import parse
+from limits.storage import MemoryStorage
+from limits.strategies import MovingWindowRateLimiter
+
+
+class FloodGuard:
+    def __init__(self, rate: str = "4/minute"):
+        self._limit = parse(rate)
+        self._limiter = MovingWindowRateLimiter(MemoryStorage())
+
+    def allow(self, chat_id: int, user_id: int) -> bool:
+        """Consume one reply from this member's budget in this chat."""
+        return self._limiter.hit(self._limit, str(chat_id), str(user_id))

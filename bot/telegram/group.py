@@ -1,0 +1,102 @@
+"""Handlers for what drivers meet: questions in groups, buttons, joining and leaving."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timezone
+
+from telegram import Update
+from telegram.constants import ChatMemberStatus, ChatType
+from telegram.error import Forbidden, TelegramError
+from telegram.ext import ApplicationHandlerStop
+
+from .. import texts
+from ..events import ButtonPress, Reply
+from .context import BotContext
+from .convert import incoming, send_kwargs
+
+log = logging.getLogger(__name__)
+
+PRESENT = {ChatMemberStatus.MEMBER, ChatMemberStatus.ADMINISTRATOR, ChatMemberStatus.OWNER,
+           ChatMemberStatus.RESTRICTED}
+
+
+async def send_replies(context: BotContext, chat_id: int, replies: list[Reply]) -> None:
+    """Send replies in order and report each sent message back to the core."""
+    pipeline = context.services.app.pipeline
+    for reply in replies:
+        try:
+            sent = await context.bot.send_message(**send_kwargs(reply, chat_id))
+        except Forbidden as exc:  # a person who never started the bot, or blocked it
+            log.info("cannot message chat %s: %s", reply.chat_id or chat_id, exc.message)
+            continue
+        pipeline.delivered(reply.chat_id or chat_id, reply, sent.message_id)
+
+
+async def skip_stale(update: Update, context: BotContext) -> None:
+    """Runs before every handler: after downtime, old updates are dropped, not answered."""
+    message = update.effective_message
+    if message is None or message.date is None:
+        return
+    age = (datetime.now(timezone.utc) - message.date).total_seconds()
+    if age > context.services.max_update_age_s and update.callback_query is None:
+        log.info("skipping a stale update (%.0f s old) in chat %s", age, message.chat_id)
+        raise ApplicationHandlerStop
+
+
+async def on_text(update: Update, context: BotContext) -> None:
+    message = update.message
+    if message is None or message.from_user is None or message.from_user.is_bot:
+        return
+    msg = incoming(message, bot_id=context.bot.id, bot_username=context.bot.username)
+    replies = await context.services.app.pipeline.handle_message(msg)
+    await send_replies(context, message.chat_id, replies)
+
+
+async def on_ask(update: Update, context: BotContext) -> None:
+    message = update.message
+    if message is None or message.from_user is None or message.from_user.is_bot:
+        return
+    question = " ".join(context.args or []).strip()
+    if not question:
+        await message.reply_text(texts.ASK_USAGE)
+        return
+    msg = incoming(message, bot_id=context.bot.id, bot_username=context.bot.username, text=question,
+                   force_addressed=True)
+    await send_replies(context, message.chat_id, await context.services.app.pipeline.handle_message(msg))
+
+
+async def on_help(update: Update, context: BotContext) -> None:
+    if update.effective_message is not None:
+        await update.effective_message.reply_text(texts.HELP)
+
+
+async def on_button(update: Update, context: BotContext) -> None:
+    query = update.callback_query
+    if query is None or query.message is None:
+        return
+    press = ButtonPress(chat_id=query.message.chat.id, user_id=query.from_user.id, action=query.data or "",
+                        message_id=query.message.message_id, platform="telegram")
+    outcome = await context.services.app.pipeline.handle_press(press)
+    await query.answer(outcome.notice, show_alert=outcome.alert)
+    await send_replies(context, query.message.chat.id, outcome.replies)
+
+
+async def on_membership(update: Update, context: BotContext) -> None:
+    """The bot was added to or removed from a chat."""
+    change = update.my_chat_member
+    if change is None or change.chat.type == ChatType.PRIVATE:
+        return
+    chats = context.services.app.chats
+    was_in = change.old_chat_member.status in PRESENT
+    is_in = change.new_chat_member.status in PRESENT
+    if is_in and not was_in:
+        chats.joined(change.chat.id, change.chat.type, change.chat.title or "")
+        log.info("added to chat %s (%s)", change.chat.id, change.chat.title)
+        try:
+            await context.bot.send_message(change.chat.id, texts.WELCOME)
+        except TelegramError as exc:
+            log.warning("welcome to %s failed: %s", change.chat.id, exc)
+    elif was_in and not is_in:
+        chats.left(change.chat.id)
+        log.info("removed from chat %s", change.chat.id)

@@ -1,0 +1,264 @@
+"""The Telegram bot end to end: a real PTB Application over HTTP against the stand-in."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+import yaml
+from botapi import BotApiServer
+from conftest import ROOT
+from tg_harness import TOKEN, running_bot, write_config
+
+
+@pytest.fixture
+async def server():
+    async with BotApiServer(token=TOKEN, bot_username="driverhome_bot") as srv:
+        yield srv
+
+
+@pytest.fixture
+def cfg(tmp_path):
+    return write_config(tmp_path, ROOT)
+
+
+@pytest.fixture
+async def bot(server, cfg):
+    async with running_bot(server, cfg) as h:
+        yield h
+
+
+def buttons(call) -> list[tuple[str, str]]:
+    markup = call.params.get("reply_markup") or {}
+    return [(b["text"], b["callback_data"]) for row in markup.get("inline_keyboard", []) for b in row]
+
+
+async def test_group_question_is_answered_with_feedback_buttons(bot):
+    reply = await bot.say("龙溪大道那个限高杆好高啊")
+    assert "5米" in reply.params["text"]
+    assert reply.params["reply_parameters"]["message_id"] == reply.params["reply_parameters"]["message_id"]
+    labels = [label for label, _ in buttons(reply)]
+    assert labels == ["👍有用", "👎没用", "转人工"]
+
+
+async def test_chitchat_and_ads_are_ignored(bot):
+    await bot.silent("早上好各位师傅")
+    await bot.silent("贵阳到昆明 17米5平板 求货 13812345678")
+    await bot.silent("今天太堵了")
+
+
+async def test_suggestions_then_tap_shows_the_answer(bot):
+    reply = await bot.say("党费")
+    assert reply.params["text"] == "您是不是想问："
+    options = buttons(reply)
+    assert 2 <= len(options) <= 3
+    before = len(bot.replies())
+    await bot.press(reply, options[0][1])
+    [shown] = (await bot.server.wait_for("sendMessage", chat_id=bot.group, count=before + 1))[before:]
+    entry = bot.app.kb.get(options[0][1].split(":", 1)[1])
+    assert entry.answer in shown.params["text"]
+    await bot.server.wait_for("answerCallbackQuery")
+    # a suggestion means the wording is worth a look: it is in the admins' inbox
+    assert any(item.text == "党费" for item in bot.app.inbox.pending(limit=50))
+
+
+async def test_feedback_is_recorded_once_per_member(bot):
+    reply = await bot.say("驾驶证扣满12分了怎么办")
+    up = buttons(reply)[0][1]
+    faq_id = bot.app.answers.get(int(up.split(":")[1])).faq_id
+    down = buttons(reply)[1][1]
+    await bot.press(reply, up)
+    await bot.press(reply, up)  # the same member again: not counted twice
+    await bot.press(reply, down, user=bot.other)
+    await bot.server.wait_for("answerCallbackQuery", count=3)
+    await bot.idle(0.2)
+    assert bot.app.answers.votes(faq_id) == {"up": 1, "down": 1}
+    toasts = [c.params.get("text") for c in bot.server.sent("answerCallbackQuery")]
+    assert "您已经反馈过啦" in toasts
+    assert any(item.text == "驾驶证扣满12分了怎么办" for item in bot.app.inbox.pending(limit=50))
+
+
+async def test_handover_notifies_admins(bot):
+    reply = await bot.say("驾驶证扣满12分了怎么办")
+    await bot.press(reply, buttons(reply)[2][1])
+    [note] = await bot.server.wait_for("sendMessage", chat_id=bot.admin_chat)
+    assert "驾驶证扣满12分了怎么办" in note.params["text"]
+
+
+async def test_repeated_question_points_to_the_earlier_answer(bot):
+    first = await bot.say("龙溪大道限高多少")
+    second = await bot.say("龙溪大道限高是多少米", user=bot.other)
+    assert second.params["text"].startswith("这个问题刚回答过")
+    assert second.params["reply_parameters"]["message_id"] == first.result["message_id"]
+
+
+async def test_mention_reply_and_ask_command_always_get_an_answer(bot):
+    reply = await bot.say("/ask 明天贵阳下不下雨")
+    assert "答不上来" in reply.params["text"]
+    mention = await bot.say("@driverhome_bot 股票能买不", user=bot.other)
+    assert "答不上来" in mention.params["text"]
+    item_texts = [i.text for i in bot.app.inbox.pending(limit=50)]
+    assert "明天贵阳下不下雨" in item_texts
+
+
+async def test_bots_and_edits_are_ignored(bot):
+    robot = bot.server.user(777, "别的机器人", is_bot=True)
+    await bot.silent("龙溪大道限高多少", user=robot)
+    msg = bot.server.send_text(bot.group, bot.driver, "大家好")
+    await bot.idle(0.3)
+    before = len(bot.replies())
+    bot.server.edit_text(msg, "龙溪大道限高多少")
+    await bot.idle()
+    assert len(bot.replies()) == before
+
+
+async def test_flood_guard_limits_one_member(bot):
+    questions = ["龙溪大道限高多少", "党费怎么交", "驾驶证扣满12分了怎么办", "12328是什么电话",
+                 "疲劳驾驶怎么算", "六轴车限重多少"]
+    for q in questions:
+        bot.server.send_text(bot.group, bot.driver, q)
+    await bot.idle(1.0)
+    assert len(bot.replies()) == 4  # flood_rate 4/minute
+
+
+async def test_added_to_group_registers_and_welcomes(bot):
+    new_group = bot.server.group(-100200, "遵义车队")
+    bot.server.my_chat_member(new_group, bot.driver, "left", "member")
+    [welcome] = await bot.server.wait_for("sendMessage", chat_id=new_group)
+    assert "管理员" in welcome.params["text"] and "/help" in welcome.params["text"]
+    assert bot.app.chats.get(-100200).active
+    bot.server.my_chat_member(new_group, bot.driver, "member", "left")
+    await bot.idle()
+    assert not bot.app.chats.get(-100200).active
+
+
+async def test_stale_updates_are_skipped(bot):
+    bot.server.send_text(bot.group, bot.driver, "龙溪大道限高多少", date=time.time() - 3600)
+    await bot.idle()
+    assert bot.replies() == []
+
+
+async def test_non_admin_is_refused_politely(bot):
+    chat = bot.server.private(bot.driver)
+    reply = await bot.say("/faq_add", chat=chat)
+    assert "管理员" in reply.params["text"]
+    reply = await bot.say("/faq_del longxi-height", chat=chat)
+    assert "管理员" in reply.params["text"]
+    assert bot.app.kb.get("longxi-height") is not None
+
+
+async def add_entry(bot, question: str, alternates: str, answer: str, tags: str):
+    chat = bot.admin_chat
+    for text in ("/faq_add", question, alternates, answer):
+        await bot.say(text, user=bot.admin, chat=chat)
+    preview = await bot.say(tags, user=bot.admin, chat=chat)
+    assert preview.params["text"].startswith("预览")
+    await bot.press(preview, buttons(preview)[0][1], user=bot.admin, chat=chat)
+    return (await bot.server.wait_for("sendMessage", chat_id=chat, predicate=lambda c: "马上生效" in c.params["text"]))[-1]
+
+
+async def test_admin_adds_edits_and_deletes_live(bot):
+    q = "息烽服务区晚上有没有热水洗澡"
+    done = await add_entry(bot, "息烽服务区晚上有热水洗澡吗？", "息烽服务区能洗澡不\n息烽那边洗热水澡",
+                           "息烽服务区司机之家24小时有热水，淋浴免费。", "司机之家，息烽")
+    faq_id = done.params["text"].split("（")[1].split("）")[0]
+    answered = await bot.say(q)
+    assert "24小时有热水" in answered.params["text"]
+
+    chat = bot.admin_chat
+    card = await bot.say(f"/faq_edit {faq_id}", user=bot.admin, chat=chat)
+    answer_field = [d for label, d in buttons(card) if label == "答案"][0]
+    await bot.press(card, answer_field, user=bot.admin, chat=chat)
+    await bot.server.wait_for("sendMessage", chat_id=chat, predicate=lambda c: "新的答案" in c.params["text"])
+    preview = await bot.say("息烽服务区司机之家晚上10点前有热水。", user=bot.admin, chat=chat)
+    await bot.press(preview, buttons(preview)[0][1], user=bot.admin, chat=chat)
+    await bot.server.wait_for("sendMessage", chat_id=chat, predicate=lambda c: "已更新" in c.params["text"])
+    answered = await bot.say(q + "啊", user=bot.other)
+    assert "10点前" in answered.params["text"]
+
+    confirm = await bot.say(f"/faq_del {faq_id}", user=bot.admin, chat=chat)
+    await bot.press(confirm, buttons(confirm)[0][1], user=bot.admin, chat=chat)
+    await bot.server.wait_for("editMessageText", predicate=lambda c: "已删除" in c.params["text"])
+    assert bot.app.kb.get(faq_id) is None
+    history = await bot.say(f"/faq_history {faq_id}", user=bot.admin, chat=chat)
+    assert "added" in history.params["text"] and "removed" in history.params["text"]
+
+
+async def test_forged_callback_is_refused(bot):
+    chat = bot.admin_chat
+    confirm = await bot.say("/faq_del longxi-height", user=bot.admin, chat=chat)
+    # a stranger presses the admin's delete button (callback data copied from it)
+    await bot.press(confirm, buttons(confirm)[0][1], user=bot.driver, chat=chat)
+    [answer] = await bot.server.wait_for("answerCallbackQuery")
+    assert answer.params.get("show_alert") is True
+    assert bot.app.kb.get("longxi-height") is not None
+    # made-up feedback data is refused too
+    forged = bot.server.send_text(bot.group, bot.driver, "/help")
+    await bot.idle(0.3)
+    help_msg = bot.replies()[-1]
+    msg = bot.message_of(help_msg)
+    msg["reply_markup"] = {"inline_keyboard": [[{"text": "x", "callback_data": "fb:999999:up"}]]}
+    bot.server._messages[(msg["chat"]["id"], msg["message_id"])] = msg
+    bot.server.press(bot.driver, msg, "fb:999999:up")
+    calls = await bot.server.wait_for("answerCallbackQuery", count=2)
+    assert calls[-1].params.get("show_alert") is True and forged
+
+
+async def test_document_import_reports_bad_entries_then_applies(bot, tmp_path):
+    chat = bot.admin_chat
+    bad = yaml.safe_dump({"faqs": [{"id": "ok-one", "question": "测试问题一", "answer": "答案一"},
+                                   {"id": "bad", "question": "没有答案"}]}, allow_unicode=True).encode()
+    bot.server.send_document(chat, bot.admin, "faq.yml", bad)
+    [report] = await bot.server.wait_for("sendMessage", chat_id=chat, predicate=lambda c: "没有导入" in c.params["text"])
+    assert "entry #2 (bad): answer" in report.params["text"]
+    assert bot.app.kb.get("ok-one") is None
+
+    good = yaml.safe_dump({"faqs": [{"id": "ok-one", "question": "贵阳绕城高速货车几点能走", "answer": "全天可以通行。"}]},
+                          allow_unicode=True).encode()
+    bot.server.send_document(chat, bot.admin, "faq.yml", good)
+    [summary] = await bot.server.wait_for("sendMessage", chat_id=chat, predicate=lambda c: "确认导入" in c.params["text"])
+    assert "新增 1" in summary.params["text"]
+    assert bot.app.kb.get("ok-one") is None  # nothing applied before the confirm
+    await bot.press(summary, buttons(summary)[0][1], user=bot.admin, chat=chat)
+    await bot.server.wait_for("editMessageText", predicate=lambda c: "导入完成" in c.params["text"])
+    assert bot.app.kb.get("ok-one").answer == "全天可以通行。"
+    assert bot.app.kb.get("longxi-height") is not None  # the keep-others button removes nothing
+
+
+async def test_export_sends_the_kb_as_yaml(bot):
+    await bot.say("/faq_export", user=bot.admin, chat=bot.admin_chat, wait=False)
+    [doc] = await bot.server.wait_for("sendDocument")
+    data = yaml.safe_load(doc.params["document"].content.decode("utf-8"))
+    assert len(data["faqs"]) == len(bot.app.kb.entries())
+
+
+async def test_pending_item_becomes_an_alternate(bot):
+    await bot.say("/ask 龙溪那条路限高杆有好高")
+    chat = bot.admin_chat
+    await bot.say("/faq_pending", user=bot.admin, chat=chat)
+    cards = await bot.server.wait_for("sendMessage", chat_id=chat,
+                                      predicate=lambda c: "龙溪那条路限高杆有好高" in c.params["text"])
+    card = cards[-1]
+    alt = [d for label, d in buttons(card) if "同义" in label][0]
+    await bot.press(card, alt, user=bot.admin, chat=chat)
+    [choices] = await bot.server.wait_for("sendMessage", chat_id=chat, predicate=lambda c: "加到哪一条" in c.params["text"])
+    target = [d for label, d in buttons(choices) if "龙溪" in label][0]
+    await bot.press(choices, target, user=bot.admin, chat=chat)
+    await bot.server.wait_for("editMessageText", predicate=lambda c: "同义问法" in c.params["text"])
+    assert "龙溪那条路限高杆有好高" in bot.app.kb.get("longxi-height").alternates
+    assert all(i.text != "龙溪那条路限高杆有好高" for i in bot.app.inbox.pending(limit=50))
+
+
+async def test_restart_keeps_every_edit(server, cfg):
+    async with running_bot(server, cfg) as first:
+        await add_entry(first, "花溪大道限高多少？", "花溪大道限高杆多高", "花溪大道限高4.5米。", "限高")
+    async with running_bot(server, cfg) as again:
+        reply = await again.say("花溪大道限高杆好高")
+        assert "4.5米" in reply.params["text"]
+
+
+async def test_failed_command_menu_does_not_stop_the_bot(server, cfg):
+    server.fail("setMyCommands", 500, times=5)
+    async with running_bot(server, cfg) as h:
+        reply = await h.say("龙溪大道限高多少")
+        assert "5米" in reply.params["text"]
