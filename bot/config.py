@@ -33,6 +33,7 @@ class TelegramSettings(BaseModel):
     admins: list[int] = []
     max_update_age_s: int = Field(120, ge=0)
     poll_timeout_s: int = Field(30, ge=0, le=60)
+    concurrent_updates: int = Field(32, ge=1, le=1024)
 
 
 class AssistantSettings(BaseModel):

@@ -7,6 +7,7 @@ else. Adapters never see a knowledge-base entry, only `Reply` objects.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from dataclasses import dataclass, field
@@ -68,7 +69,8 @@ class MessagePipeline:
             return []
         if kind == "complaint":
             return self._complaint_placeholder(msg)
-        decision = self.kb.ask(text)
+        # CPU-bound (tokenising, embedding): off the event loop so other chats keep flowing.
+        decision = await asyncio.to_thread(self.kb.ask, text)
         log.debug("chat %s: %s %s %.3f", msg.chat_id, decision.decision, decision.faq_id, decision.score)
         if decision.decision == ANSWER:
             return self._limited(msg, self._answer(msg, text, decision))

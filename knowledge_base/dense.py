@@ -15,6 +15,7 @@ import os
 import sqlite3
 import threading
 import warnings
+from collections import OrderedDict
 from pathlib import Path
 
 import numpy as np
@@ -86,6 +87,19 @@ class Embedder:
         dim = getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension
         self.dim = int(dim())
         self._lock = threading.Lock()
+        self._recent: OrderedDict[str, np.ndarray] = OrderedDict()  # questions repeat in groups
+
+    def encode_query(self, text: str) -> np.ndarray:
+        """One query vector, from a small in-memory LRU before the model."""
+        vec = self._recent.get(text)
+        if vec is not None:
+            self._recent.move_to_end(text)
+            return vec
+        vec = self.encode([text])[0]
+        self._recent[text] = vec
+        if len(self._recent) > 10_000:
+            self._recent.popitem(last=False)
+        return vec
 
     def encode(self, texts: list[str]) -> np.ndarray:
         """Normalised float32 vectors, read from the cache where possible."""

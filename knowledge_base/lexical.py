@@ -68,6 +68,10 @@ class LexicalIndex:
                     del self._postings[t]
             self._arrays.pop(t, None)
 
+    def terms(self, num: int) -> frozenset[str]:
+        doc = self._docs.get(num)
+        return doc.terms if doc else frozenset()
+
     # -- scoring -----------------------------------------------------------------
     def idf(self, term: str) -> float:
         n = len(self._docs)

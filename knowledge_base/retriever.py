@@ -11,6 +11,7 @@ import logging
 import threading
 from dataclasses import dataclass, field
 
+from .calibration import Calibrator, evidence
 from .chitchat import is_chitchat
 from .dense import DenseIndex, Embedder
 from .lexical import LexicalIndex
@@ -49,8 +50,10 @@ class Decision:
 class Retriever:
     """In-memory index over FAQ entries; every change applies at once (no rebuild)."""
 
-    def __init__(self, settings: RetrievalSettings, analyzer: Analyzer, embedder: Embedder | None):
+    def __init__(self, settings: RetrievalSettings, analyzer: Analyzer, embedder: Embedder | None,
+                 calibrator: Calibrator | None = None):
         self.settings = settings
+        self.calibrator = calibrator or Calibrator.load()
         self.analyzer = analyzer
         self.embedder = embedder
         self.lexical = LexicalIndex(analyzer)
@@ -133,12 +136,16 @@ class Retriever:
     # -- queries -----------------------------------------------------------------
     def rank(self, text: str) -> tuple[list[Candidate], bool]:
         """Scored candidates, best first, and whether the text looked like chit-chat."""
+        ranked, chit, _, _ = self._rank(text)
+        return ranked, chit
+
+    def _rank(self, text: str) -> tuple[list[Candidate], bool, dict[str, float], str]:
         s = self.settings
         canonical = self.analyzer.canonical(text)
         chit = is_chitchat(canonical)
         feats = self.analyzer.features(canonical, canonical=True).weights
         if not feats or not self._entries:
-            return [], chit
+            return [], chit, {}, canonical
         with self._lock:
             query_w = self.lexical.weigh(feats)
             lexical = {num: self._lexical_score(query_w, num)
@@ -150,8 +157,8 @@ class Retriever:
         best_lex = max((v[0] for v in lexical.values()), default=0.0)
         bound = (1 - self.dense_weight) * best_lex + self.dense_weight
         if (self.embedder is not None and self.dense is not None and self.dense_weight > 0 and not chit
-                and bound >= min(s.suggest_threshold, s.answer_threshold)):
-            qvec = self.embedder.encode([canonical])[0]
+                and bound >= s.dense_gate):
+            qvec = self.embedder.encode_query(canonical)
         with self._lock:
             if qvec is not None:
                 dense_hits = self.dense.search(qvec, s.candidates * 2)
@@ -169,7 +176,7 @@ class Retriever:
                 score = (1 - self.dense_weight) * lex_score + self.dense_weight * dense
                 out.append(Candidate(self._ids[num], float(score), float(lex_score), float(dense), float(coverage)))
         out.sort(key=lambda c: -c.score)
-        return out, chit
+        return out, chit, query_w, canonical
 
     def _lexical_score(self, query_w: dict[str, float], num: int) -> tuple[float, float]:
         s = self.settings
@@ -180,23 +187,24 @@ class Retriever:
 
     def search(self, text: str) -> Decision:
         s = self.settings
-        ranked, chit = self.rank(text)
+        ranked, chit, query_w, canonical = self._rank(text)
         if not ranked:
             return Decision(SILENT, None, 0.0)
         top = ranked[0]
         if chit:
-            return Decision(SILENT, top.faq_id, top.score, candidates=ranked[:5])
+            return Decision(SILENT, top.faq_id, 0.0, candidates=ranked[:5])
         runner = ranked[1] if len(ranked) > 1 else None
-        second = runner.score if runner else 0.0
+        with self._lock:
+            features = evidence(self.lexical, query_w, self._num[top.faq_id], top.score, top.coverage,
+                                runner.score if runner else 0.0, runner.coverage if runner else 0.0, len(canonical))
+        p = self.calibrator.probability(features)
         # A bare topic ("资格证") that several entries contain in full is a question
         # with no specific intent yet: offer the choices instead of guessing.
         ambiguous = runner is not None and runner.coverage >= 0.98 and top.coverage - runner.coverage < 0.02
-        if (top.score >= s.answer_threshold and top.score - second >= s.answer_margin and not ambiguous
-                and top.coverage >= s.answer_min_coverage):
-            return Decision(ANSWER, top.faq_id, top.score, answer=self._entries[top.faq_id].answer,
-                            candidates=ranked[:5])
-        if top.score >= s.suggest_threshold and top.coverage >= s.suggest_min_coverage:
-            floor = max(s.suggest_threshold, top.score - s.suggest_window)
+        if p >= s.answer_probability and not ambiguous:
+            return Decision(ANSWER, top.faq_id, p, answer=self._entries[top.faq_id].answer, candidates=ranked[:5])
+        if p >= s.suggest_probability:
+            floor = top.score - s.suggest_window
             sugg = [c.faq_id for c in ranked if c.score >= floor][:s.max_suggestions]
-            return Decision(SUGGEST, top.faq_id, top.score, suggestions=sugg, candidates=ranked[:5])
-        return Decision(SILENT, top.faq_id, top.score, candidates=ranked[:5])
+            return Decision(SUGGEST, top.faq_id, p, suggestions=sugg, candidates=ranked[:5])
+        return Decision(SILENT, top.faq_id, p, candidates=ranked[:5])

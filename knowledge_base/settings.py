@@ -30,16 +30,14 @@ class RetrievalSettings(BaseModel):
     answer_weight: float = Field(0.5, ge=0, le=5)
     entry_weight: float = Field(0.5, ge=0, le=5)
     candidates: int = Field(30, ge=1, le=500)
-    answer_threshold: float = Field(0.26, ge=0, le=1)
-    answer_margin: float = Field(0.03, ge=0, le=1)
-    answer_min_coverage: float = Field(0.5, ge=0, le=1)
-    suggest_threshold: float = Field(0.25, ge=0, le=1)
-    suggest_min_coverage: float = Field(0.5, ge=0, le=1)
-    suggest_window: float = Field(0.25, ge=0, le=1)
+    dense_gate: float = Field(0.2, ge=0, le=1)
+    answer_probability: float = Field(0.8, ge=0, le=1)
+    suggest_probability: float = Field(0.75, ge=0, le=1)
+    suggest_window: float = Field(0.15, ge=0, le=1)
     max_suggestions: int = Field(3, ge=1, le=10)
 
     @model_validator(mode="after")
     def _ordered(self):
-        if self.suggest_threshold > self.answer_threshold:
-            raise ValueError("suggest_threshold must not exceed answer_threshold")
+        if self.suggest_probability > self.answer_probability:
+            raise ValueError("suggest_probability must not exceed answer_probability")
         return self

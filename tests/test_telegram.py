@@ -233,7 +233,9 @@ async def test_export_sends_the_kb_as_yaml(bot):
 
 
 async def test_pending_item_becomes_an_alternate(bot):
-    await bot.say("/ask 龙溪那条路限高杆有好高")
+    answer = await bot.say("/ask 龙溪那条路限高杆有好高")
+    await bot.press(answer, buttons(answer)[1][1])  # 👎 puts the wording in the inbox
+    await bot.server.wait_for("answerCallbackQuery")
     chat = bot.admin_chat
     await bot.say("/faq_pending", user=bot.admin, chat=chat)
     cards = await bot.server.wait_for("sendMessage", chat_id=chat,

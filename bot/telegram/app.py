@@ -54,7 +54,7 @@ def build_application(app: App, token: str, *, base_url: str | None = None, base
     builder = (ApplicationBuilder().token(token)
                .context_types(ContextTypes(context=BotContext))
                .rate_limiter(AIORateLimiter(max_retries=rate_limit_retries))
-               .concurrent_updates(False)
+               .concurrent_updates(app.settings.telegram.concurrent_updates)
                .post_init(_post_init))
     if base_url:
         builder = builder.base_url(base_url.rstrip("/") + ("" if base_url.rstrip("/").endswith("/bot") else "/bot"))

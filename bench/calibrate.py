@@ -1,0 +1,97 @@
+"""Fit knowledge_base/calibration.yml from the evaluation sets in bench/data.
+
+python -m bench.calibrate [--write]. Prints, for each set, how a model fitted on the
+*other* set does on it (the honest estimate for an unseen knowledge base), then fits on
+all sets; --write stores the result. Needs scikit-learn (a dev-time dependency here)."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from pathlib import Path
+
+import numpy as np
+import yaml
+
+from knowledge_base.calibration import DEFAULT_FILE, FEATURES, Calibrator, evidence
+from knowledge_base.dense import load_embedder
+from knowledge_base.evaluate import load_queries
+from knowledge_base.retriever import Retriever
+from knowledge_base.schema import read_file
+from knowledge_base.settings import RetrievalSettings
+from knowledge_base.text import Analyzer
+
+ROOT = Path(__file__).resolve().parent.parent
+SETS = {"dev": (ROOT / "knowledge_base" / "faq.yml", ROOT / "bench" / "data" / "dev_queries.yml"),
+        "held-out": (ROOT / "bench" / "data" / "heldout_kb.yml", ROOT / "bench" / "data" / "heldout_queries.yml")}
+
+
+def collect(retriever: Retriever, queries: list[dict]) -> list[tuple[dict | None, bool, str | None]]:
+    """(features or None when chit-chat/no candidate, label, expect) per query."""
+    rows = []
+    for item in queries:
+        ranked, chit, query_w, canonical = retriever._rank(item["q"])
+        if not ranked or chit:
+            rows.append((None, False, item["expect"]))
+            continue
+        top, runner = ranked[0], (ranked[1] if len(ranked) > 1 else None)
+        feats = evidence(retriever.lexical, query_w, retriever._num[top.faq_id], top.score, top.coverage,
+                         runner.score if runner else 0.0, runner.coverage if runner else 0.0, len(canonical))
+        rows.append((feats, item["expect"] is not None and top.faq_id == item["expect"], item["expect"]))
+    return rows
+
+
+def fit(rows) -> Calibrator:
+    from sklearn.linear_model import LogisticRegression
+
+    X = np.array([[f[k] for k in FEATURES] for f, _, _ in rows if f is not None])
+    y = np.array([int(label) for f, label, _ in rows if f is not None])
+    model = LogisticRegression(C=1.0, max_iter=2000).fit(X, y)
+    return Calibrator({k: round(float(w), 4) for k, w in zip(FEATURES, model.coef_[0])}, round(float(model.intercept_[0]), 4))
+
+
+def report(cal: Calibrator, rows, answer_p: float, suggest_p: float) -> str:
+    n_in = sum(1 for _, _, e in rows if e is not None)
+    n_out = len(rows) - n_in
+    ok = wrong = silent_oos = offered = 0
+    for f, label, expect in rows:
+        p = cal.probability(f) if f is not None else 0.0
+        if expect is None:
+            silent_oos += p < suggest_p
+        else:
+            ok += p >= answer_p and label
+            wrong += p >= answer_p and not label
+            offered += p >= suggest_p and label
+    return (f"answered correctly {ok / n_in:.3f}, wrong {wrong / n_in:.3f}, top entry offered "
+            f"{offered / n_in:.3f}, out-of-scope silence {silent_oos / n_out:.3f}")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(prog="python -m bench.calibrate")
+    ap.add_argument("--write", action="store_true")
+    args = ap.parse_args()
+    logging.disable(logging.WARNING)
+    settings = RetrievalSettings()
+    analyzer = Analyzer(ROOT / "knowledge_base" / "dict")
+    embedder = load_embedder(settings.model, settings.fallback_model, None)
+    data = {}
+    for name, (kb, queries) in SETS.items():
+        r = Retriever(settings, analyzer, embedder)
+        r.load(read_file(kb).entries)
+        data[name] = collect(r, load_queries(queries))
+    for name in data:
+        others = [row for other, rows in data.items() if other != name for row in rows]
+        print(f"fitted on the other set(s), tested on {name}: "
+              f"{report(fit(others), data[name], settings.answer_probability, settings.suggest_probability)}")
+    cal = fit([row for rows in data.values() for row in rows])
+    for name in data:
+        print(f"fitted on all, {name}: {report(cal, data[name], settings.answer_probability, settings.suggest_probability)}")
+    if args.write:
+        DEFAULT_FILE.write_text(
+            "# Written by `python -m bench.calibrate --write`: logistic model of P(top entry is right).\n"
+            + yaml.safe_dump({"bias": cal.bias, "weights": cal.weights}, sort_keys=False), encoding="utf-8")
+        print(f"wrote {DEFAULT_FILE}")
+
+
+if __name__ == "__main__":
+    main()
