@@ -24,7 +24,8 @@ def synthetic_kb(n: int, seed: int = 7) -> list[FaqEntry]:
     out: list[FaqEntry] = []
     i = 0
     while len(out) < n:
-        place = rng.choice(PLACES) + rng.choice(PLACES[:8]) + rng.choice(ROADS)
+        # A numbered road keeps every question distinct, as in a real province-wide base.
+        place = f"{rng.choice(PLACES)}{i % 997 + 1}号{rng.choice(ROADS)}"
         q, a = rng.choice(TOPICS)
         num = rng.randint(2, 9)
         out.append(FaqEntry(id=f"syn-{i}", question=f"{place}{q}？", alternates=[f"{place}那边{q}"],

@@ -1,8 +1,9 @@
 """Incremental lexical index: inverted postings for recall, weighted overlap for scoring.
 
 Entries are added, changed and removed one at a time (admins edit live), so there is
-no global fit step: document frequencies are counts kept up to date, and IDF is read
-from them at query time.
+no global fit step: document frequencies are posting-list lengths kept up to date, and
+IDF is read from them at query time. Features are interned as integer ids and each
+entry keeps small numpy arrays, so 50,000 entries fit in a few hundred megabytes.
 """
 
 from __future__ import annotations
@@ -17,9 +18,9 @@ from .text import Analyzer
 
 @dataclass
 class _Doc:
-    variants: list[dict[str, float]]  # question, then alternates
-    aux: dict[str, float]  # answer and tags
-    terms: frozenset[str]
+    variants: list[tuple[np.ndarray, np.ndarray]]  # (sorted feature ids, weights) per question/alternate
+    aux: tuple[np.ndarray, np.ndarray]  # answer and tags
+    terms: np.ndarray  # sorted ids of every feature in the entry
 
 
 @dataclass(frozen=True)
@@ -31,55 +32,84 @@ class LexicalScore:
     variant: int
 
 
+_EMPTY = (np.zeros(0, dtype=np.int32), np.zeros(0, dtype=np.float32))
+
+
 class LexicalIndex:
     BETA = 1.3  # recall of the query counts a little more than precision of the variant
 
     def __init__(self, analyzer: Analyzer):
         self.analyzer = analyzer
         self._docs: dict[int, _Doc] = {}
-        self._postings: dict[str, set[int]] = {}
-        self._arrays: dict[str, np.ndarray] = {}
+        self._vocab: dict[str, int] = {}
+        self._names: list[str] = []
+        self._postings: dict[int, list[int]] = {}
+        self._arrays: dict[int, np.ndarray] = {}
+        self._df = np.zeros(1024, dtype=np.int32)  # document frequency by feature id
 
     def __len__(self) -> int:
         return len(self._docs)
+
+    # -- vocabulary --------------------------------------------------------------
+    def _id(self, feature: str) -> int:
+        fid = self._vocab.get(feature)
+        if fid is None:
+            fid = self._vocab[feature] = len(self._names)
+            self._names.append(feature)
+            if fid >= len(self._df):
+                self._df = np.concatenate([self._df, np.zeros(len(self._df), dtype=np.int32)])
+        return fid
+
+    def _encode(self, feats: dict[str, float]) -> tuple[np.ndarray, np.ndarray]:
+        if not feats:
+            return _EMPTY
+        pairs = sorted((self._id(f), w) for f, w in feats.items())
+        return (np.fromiter((p[0] for p in pairs), dtype=np.int32, count=len(pairs)),
+                np.fromiter((p[1] for p in pairs), dtype=np.float32, count=len(pairs)))
 
     # -- maintenance -------------------------------------------------------------
     def add(self, num: int, texts: list[str], aux_text: str) -> None:
         """Add or replace one entry: `texts` are its question and alternates."""
         if num in self._docs:
             self.remove(num)
-        variants = [self.analyzer.features(t).weights for t in texts]
-        aux = self.analyzer.features(aux_text).weights
-        terms = frozenset().union(*variants, aux)
+        variants = [self._encode(self.analyzer.features(t).weights) for t in texts]
+        aux = self._encode(self.analyzer.features(aux_text).weights)
+        terms = np.unique(np.concatenate([v[0] for v in variants] + [aux[0]]))
         self._docs[num] = _Doc(variants, aux, terms)
-        for t in terms:
-            self._postings.setdefault(t, set()).add(num)
+        self._df[terms] += 1
+        for t in terms.tolist():
+            self._postings.setdefault(t, []).append(num)
             self._arrays.pop(t, None)
 
     def remove(self, num: int) -> None:
         doc = self._docs.pop(num, None)
         if doc is None:
             return
-        for t in doc.terms:
+        self._df[doc.terms] -= 1
+        for t in doc.terms.tolist():
             posting = self._postings.get(t)
             if posting is not None:
-                posting.discard(num)
+                posting.remove(num)
                 if not posting:
                     del self._postings[t]
             self._arrays.pop(t, None)
 
     def terms(self, num: int) -> frozenset[str]:
         doc = self._docs.get(num)
-        return doc.terms if doc else frozenset()
+        return frozenset(self._names[i] for i in doc.terms.tolist()) if doc else frozenset()
 
     # -- scoring -----------------------------------------------------------------
-    def idf(self, term: str) -> float:
+    def _idf_id(self, fid: int | None) -> float:
         n = len(self._docs)
-        df = len(self._postings.get(term, ()))
+        df = len(self._postings.get(fid, ())) if fid is not None else 0
         return math.log(1.0 + (n - df + 0.5) / (df + 0.5))
 
+    def idf(self, term: str) -> float:
+        return self._idf_id(self._vocab.get(term))
+
     def weigh(self, feats: dict[str, float]) -> dict[str, float]:
-        return {f: w * self.idf(f) for f, w in feats.items()}
+        """Query feature weights times IDF (features unseen in the KB get the highest IDF)."""
+        return {f: w * self._idf_id(self._vocab.get(f)) for f, w in feats.items()}
 
     def candidates(self, query: dict[str, float], k: int) -> list[int]:
         """Entries sharing the most IDF weight with the query (cheap recall step)."""
@@ -88,40 +118,62 @@ class LexicalIndex:
             return []
         idx, wts = [], []
         for term, w in query.items():
-            posting = self._postings.get(term)
+            fid = self._vocab.get(term)
+            posting = self._postings.get(fid) if fid is not None else None
             if not posting or len(posting) > max(50, n // 3):
                 continue  # absent, or too common to help recall
-            arr = self._arrays.get(term)
+            arr = self._arrays.get(fid)
             if arr is None:
-                arr = self._arrays[term] = np.fromiter(posting, dtype=np.int64, count=len(posting))
+                arr = self._arrays[fid] = np.asarray(posting, dtype=np.int64)
             idx.append(arr)
             wts.append(np.full(len(arr), w, dtype=np.float32))
         if not idx:
             return []
-        all_idx = np.concatenate(idx)
-        nums, inverse = np.unique(all_idx, return_inverse=True)
+        nums, inverse = np.unique(np.concatenate(idx), return_inverse=True)
         acc = np.bincount(inverse, weights=np.concatenate(wts))
-        top = np.argsort(-acc)[:k]
+        top = np.argpartition(-acc, min(k, len(acc)) - 1)[:k] if len(acc) > k else np.arange(len(acc))
+        top = top[np.argsort(-acc[top])]
         return [int(nums[i]) for i in top]
 
     def score(self, query_w: dict[str, float], num: int) -> LexicalScore | None:
         """`query_w` must already be IDF-weighted (see `weigh`)."""
-        doc = self._docs.get(num)
-        if doc is None:
+        if num not in self._docs:
             return None
+        return self.score_many(query_w, [num])[0]
+
+    def score_many(self, query_w: dict[str, float], nums: list[int]) -> list[LexicalScore]:
+        """Scores of several entries in one vectorised pass (all must be in the index)."""
         q_total = sum(query_w.values()) or 1.0
-        best = LexicalScore(0.0, 0.0, 0.0, 0.0, 0)
+        qmap = np.zeros(len(self._names) + 1, dtype=np.float32)  # query weight by feature id
+        for f, w in query_w.items():
+            fid = self._vocab.get(f)
+            if fid is not None:
+                qmap[fid] = w
+        docs = [self._docs[n] for n in nums]
+        v_ids = [v[0] for d in docs for v in d.variants]
+        v_w = [v[1] for d in docs for v in d.variants]
+        seg = np.repeat(np.arange(len(v_ids)), [len(a) for a in v_ids])
+        ids = np.concatenate(v_ids) if v_ids else np.zeros(0, dtype=np.int32)
+        wts = np.concatenate(v_w) if v_w else np.zeros(0, dtype=np.float32)
+        qv = qmap[ids]
+        df = self._df[ids]
+        n = len(self._docs)
+        vw = wts * np.log1p((n - df + 0.5) / (df + 0.5))
+        nseg = len(v_ids)
+        rec = np.bincount(seg, weights=qv, minlength=nseg) / q_total
+        prec = (np.bincount(seg, weights=vw * (qv > 0), minlength=nseg)
+                / np.maximum(np.bincount(seg, weights=vw, minlength=nseg), 1e-9))
         b2 = self.BETA ** 2
-        for i, v in enumerate(doc.variants):
-            shared = [f for f in query_w if f in v]
-            if not shared:
-                continue
-            rec = sum(query_w[f] for f in shared) / q_total
-            v_total = sum(w * self.idf(f) for f, w in v.items()) or 1.0
-            prec = sum(v[f] * self.idf(f) for f in shared) / v_total
-            sim = (1 + b2) * prec * rec / (b2 * prec + rec) if prec + rec else 0.0
-            if sim > best.similarity:
-                best = LexicalScore(sim, rec, 0.0, 0.0, i)
-        aux_cov = sum(w for f, w in query_w.items() if f in doc.aux) / q_total
-        all_cov = sum(w for f, w in query_w.items() if f in doc.terms) / q_total
-        return LexicalScore(best.similarity, best.coverage, aux_cov, all_cov, best.variant)
+        denom = b2 * prec + rec
+        sim = np.where(denom > 0, (1 + b2) * prec * rec / np.where(denom > 0, denom, 1), 0.0)
+        aux_cov = [float(qmap[d.aux[0]].sum()) / q_total for d in docs]
+        all_cov = [float(qmap[d.terms].sum()) / q_total for d in docs]
+        out, start = [], 0
+        for i, d in enumerate(docs):
+            k = len(d.variants)
+            j = int(np.argmax(sim[start:start + k])) if k else 0
+            best_sim = float(sim[start + j]) if k else 0.0
+            best_rec = float(rec[start + j]) if k else 0.0
+            out.append(LexicalScore(best_sim, best_rec, aux_cov[i], all_cov[i], j))
+            start += k
+        return out

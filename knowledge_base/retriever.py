@@ -148,8 +148,8 @@ class Retriever:
             return [], chit, {}, canonical
         with self._lock:
             query_w = self.lexical.weigh(feats)
-            lexical = {num: self._lexical_score(query_w, num)
-                       for num in self.lexical.candidates(query_w, s.candidates) if self._ids.get(num) in self._entries}
+            nums = [n for n in self.lexical.candidates(query_w, s.candidates) if self._ids.get(n) in self._entries]
+            lexical = dict(zip(nums, self._lexical_scores(query_w, nums)))
         dense_hits: dict[int, float] = {}
         qvec = None
         # Embedding the query is the costly step: skip it when even a perfect dense match
@@ -162,9 +162,9 @@ class Retriever:
         with self._lock:
             if qvec is not None:
                 dense_hits = self.dense.search(qvec, s.candidates * 2)
-                for num in sorted(dense_hits, key=dense_hits.get, reverse=True)[:s.candidates // 2]:
-                    if num not in lexical and self._ids.get(num) in self._entries:
-                        lexical[num] = self._lexical_score(query_w, num)
+                extra = [n for n in sorted(dense_hits, key=dense_hits.get, reverse=True)[:s.candidates // 2]
+                         if n not in lexical and self._ids.get(n) in self._entries]
+                lexical.update(zip(extra, self._lexical_scores(query_w, extra)))
             out = []
             for num, (lex_score, coverage) in lexical.items():
                 dense = 0.0
@@ -178,12 +178,12 @@ class Retriever:
         out.sort(key=lambda c: -c.score)
         return out, chit, query_w, canonical
 
-    def _lexical_score(self, query_w: dict[str, float], num: int) -> tuple[float, float]:
+    def _lexical_scores(self, query_w: dict[str, float], nums: list[int]) -> list[tuple[float, float]]:
+        """(fused lexical score, entry coverage) per entry."""
         s = self.settings
-        lex = self.lexical.score(query_w, num)
-        score = ((lex.similarity + s.answer_weight * lex.aux_coverage + s.entry_weight * lex.entry_coverage)
-                 / (1 + s.answer_weight + s.entry_weight))
-        return score, lex.entry_coverage
+        norm = 1 + s.answer_weight + s.entry_weight
+        return [((lex.similarity + s.answer_weight * lex.aux_coverage + s.entry_weight * lex.entry_coverage) / norm,
+                 lex.entry_coverage) for lex in self.lexical.score_many(query_w, nums)] if nums else []
 
     def search(self, text: str) -> Decision:
         s = self.settings
