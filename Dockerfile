@@ -8,6 +8,10 @@ ENV PYTHONUNBUFFERED=1 \
     HF_HOME=/opt/hf \
     DRIVERHOME_CONFIG=/app/config.yml
 
+# A CJK font so the /report chart has Chinese labels.
+RUN apt-get update && apt-get install -y --no-install-recommends fonts-wqy-microhei \
+ && rm -rf /var/lib/apt/lists/*
+
 WORKDIR /app
 COPY pyproject.toml requirements.lock ./
 COPY bot ./bot

@@ -18,13 +18,22 @@ $(STAMP): pyproject.toml requirements.lock
 
 install: $(STAMP)
 
+# With nlu.backend auto (the default) or rasa, the Rasa server is set up, trained and started
+# in the background (first time: several minutes, then cached); the embedded model answers
+# until it is up. It stops when the bot stops.
 run: install
+	@backend=$$($(VENV)/bin/python -c 'from bot.config import load_settings; print(load_settings().nlu.backend)' 2>/dev/null || echo embedded); \
+	if [ "$$backend" != embedded ]; then \
+	  mkdir -p data; echo "Rasa NLU starts in the background (log: data/rasa.log)."; \
+	  setsid $(MAKE) -s rasa-serve > data/rasa.log 2>&1 < /dev/null & rasa_pid=$$!; \
+	  trap 'kill -- -$$rasa_pid 2>/dev/null' EXIT INT TERM; \
+	fi; \
 	$(VENV)/bin/driverhome run
 
 chat: install
 	$(VENV)/bin/driverhome chat
 
-test: install
+test: install rasa-train
 	$(VENV)/bin/python -m pytest -q -p no:cacheprovider
 
 bench: install
@@ -33,3 +42,4 @@ bench: install
 clean:
 	rm -rf $(VENV) data
 
+include nlu/rasa.mk

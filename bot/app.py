@@ -36,6 +36,23 @@ def open_database(settings: Settings) -> Database:
     return db
 
 
+def build_nlu(settings: Settings):
+    """What decides question / complaint / chit-chat (see nlu/service.py for the backends)."""
+    from nlu.service import NluService
+
+    return NluService(settings.nlu, settings.root)
+
+
+def build_study(settings: Settings, db: Database, chats):
+    """The daily study service, its library seeded from the shipped file on first start."""
+    from .study.service import StudyService
+
+    study = StudyService(db, settings.study, chats, library_path=settings.path(settings.study.library_file),
+                         branch_source=settings)
+    study.seed()
+    return study
+
+
 @dataclass
 class App:
     settings: Settings
@@ -46,6 +63,8 @@ class App:
     admins: object | None = None  # AdminDirectory
     answers: object | None = None  # AnswerLog
     inbox: object | None = None  # UnansweredInbox
+    study: object | None = None  # StudyService (bot/study)
+    tickets: object | None = None  # Tickets (bot/tickets/wiring.py)
 
     @classmethod
     def build(cls, settings: Settings, *, kb_file: Path | None = None,
@@ -87,8 +106,15 @@ class App:
         inbox = UnansweredInbox(db, kb.retriever.analyzer.normalize)
         answers = AnswerLog(db, inbox)
         admins = AdminDirectory(db, settings.telegram.admins)
-        pipeline = MessagePipeline(kb, answers=answers, inbox=inbox, admins=admins, settings=pipe_settings)
-        return cls(settings, kb, pipeline, db, ChatRegistry(db), admins, answers, inbox)
+        pipeline = MessagePipeline(kb, answers=answers, inbox=inbox, admins=admins, settings=pipe_settings,
+                                   nlu=build_nlu(settings))
+        app = cls(settings, kb, pipeline, db, ChatRegistry(db), admins, answers, inbox)
+        app.study = build_study(settings, db, app.chats)
+        from .tickets.wiring import build_tickets
+
+        app.tickets = build_tickets(settings, db, admins=admins, chats=app.chats)
+        pipeline.tickets = app.tickets.desk if app.tickets is not None else None
+        return app
 
     def close(self) -> None:
         if self.db is not None:

@@ -213,5 +213,20 @@ def kb_eval(settings: Settings, kb_file: Path, queries_file: Path, show_failures
             click.echo(json.dumps(f, ensure_ascii=False))
 
 
+from .study.cli import study as _study_cli  # noqa: E402  (daily study: bot/study/cli.py)
+
+main.add_command(_study_cli)
+
+from .tickets.cli import tickets as _tickets_cli  # noqa: E402  (complaints/tickets: bot/tickets/cli.py)
+
+main.add_command(_tickets_cli)
+
+
+from nlu.cli import classify_command, nlu_group  # noqa: E402  (understanding: nlu/cli.py)
+
+main.add_command(classify_command)
+main.add_command(nlu_group)
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -14,6 +14,11 @@ from pydantic import AliasChoices, BaseModel, ConfigDict, Field, SecretStr, Vali
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, YamlConfigSettingsSource
 
 from knowledge_base.settings import KnowledgeBaseSettings, RetrievalSettings
+from nlu.settings import NluSettings
+
+from .study.settings import StudySettings
+from .outbox.settings import OutboxSettings
+from .tickets.settings import Branches, TicketSettings
 
 DEFAULT_CONFIG = Path("config.yml")
 
@@ -73,10 +78,15 @@ class Settings(BaseSettings):
     database: DatabaseSettings = DatabaseSettings()
     knowledge_base: KnowledgeBaseSettings = KnowledgeBaseSettings()
     retrieval: RetrievalSettings = RetrievalSettings()
+    nlu: NluSettings = NluSettings()
     telegram: TelegramSettings = TelegramSettings()
     assistant: AssistantSettings = AssistantSettings()
     console: ConsoleSettings = ConsoleSettings()
     logging: LoggingSettings = LoggingSettings()
+    study: StudySettings = StudySettings()
+    branches: Branches = []  # Party branches: groups and secretaries (tickets, study)
+    tickets: TicketSettings = TicketSettings()
+    outbox: OutboxSettings = OutboxSettings()
 
     # Secrets and deployment overrides: environment only, never in the file.
     telegram_bot_token: SecretStr | None = Field(None, validation_alias=AliasChoices("TELEGRAM_BOT_TOKEN"), exclude=True)

@@ -47,7 +47,9 @@ class PipelineSettings:
 
 class MessagePipeline:
     def __init__(self, kb: KnowledgeBase, *, answers=None, inbox=None, admins=None, nlu: Understands | None = None,
-                 settings: PipelineSettings | None = None, clock: Callable[[], float] = time.monotonic):
+                 settings: PipelineSettings | None = None, clock: Callable[[], float] = time.monotonic,
+                 tickets=None):
+        self.tickets = tickets  # ComplaintDesk (bot/tickets/intake.py), optional
         self.kb = kb
         self.answers = answers  # AnswerLog, optional (the read-only `ask --kb` mode has none)
         self.inbox = inbox
@@ -64,10 +66,15 @@ class MessagePipeline:
         text = (msg.text or "").strip()
         if not text:
             return [Reply(texts.EMPTY, reply_to=msg.message_id)] if msg.addressed else []
-        kind = await self._kind(text)
+        understanding = await self._understand(text)
+        kind = understanding.kind if understanding is not None else "question"
+        if self.tickets is not None:  # complaints, #诉求 and details for a ticket go to the ticket flow
+            routed = await self.tickets.route(msg, understanding)
+            if routed is not None:
+                return routed
         if kind == "chitchat" and not msg.addressed:
             return []
-        if kind == "complaint":
+        if kind == "complaint" and self.tickets is None:
             return self._complaint_placeholder(msg)
         # CPU-bound (tokenising, embedding): off the event loop so other chats keep flowing.
         decision = await asyncio.to_thread(self.kb.ask, text)
@@ -81,7 +88,15 @@ class MessagePipeline:
         if not msg.addressed:
             return []
         self._to_inbox(text, "silent")
+        if self.tickets is not None:  # a private message nobody answered: offer to file it
+            offered = self.tickets.offer(msg, understanding)
+            if offered is not None:
+                return offered
         return self._limited(msg, [Reply(texts.NOT_SURE, reply_to=msg.message_id)])
+
+    async def _understand(self, text: str):
+        """The NLU's reading of the message (None without an NLU)."""
+        return None if self.nlu is None else await self.nlu.parse(text)
 
     async def _kind(self, text: str) -> str:
         if self.nlu is None:
@@ -152,6 +167,9 @@ class MessagePipeline:
             return PressOutcome([Reply(f"【{entry.question}】\n{entry.answer}", reply_to=press.message_id)])
         if press.action.startswith(FEEDBACK) and self.answers is not None:
             return self._feedback(press)
+        if press.action.startswith("tk:") and self.tickets is not None:
+            result = await self.tickets.press(press)
+            return PressOutcome(notice=result.notice, alert=result.alert)
         log.warning("unknown button action %r from %s", press.action, press.user_id)
         return PressOutcome(notice=texts.BUTTON_EXPIRED, alert=True)
 

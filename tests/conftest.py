@@ -45,6 +45,8 @@ def make_config(tmp_path):
             f"knowledge_base:\n  faq_file: {ROOT / 'knowledge_base' / 'faq.yml'}\n"
             f"  dict_dir: {dict_dir}\n  cache_dir: data/cache\n"
             f"retrieval:\n  dense: {'true' if dense else 'false'}\n  model: not-on-disk/zh-model\n"
+            f"nlu:\n  backend: embedded\n  data_file: {ROOT / 'nlu' / 'data' / 'nlu.yml'}\n"
+            f"  dict_dir: {ROOT / 'nlu' / 'dict'}\n"
             "logging:\n  level: WARNING\n" + extra,
             encoding="utf-8",
         )

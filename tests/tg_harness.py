@@ -64,7 +64,7 @@ class Harness:
         """Press a button on the message sent by `call` (by callback data or by flat index)."""
         message = self.message_of(call)
         rows = message["reply_markup"]["inline_keyboard"]
-        flat = [b["callback_data"] for row in rows for b in row]
+        flat = [b.get("callback_data") for row in rows for b in row]
         data = flat[data_or_index] if isinstance(data_or_index, int) else data_or_index
         return self.server.press(user or self.driver, message, data)
 
@@ -76,15 +76,20 @@ def write_config(tmp_path: Path, root: Path, extra: str = "") -> Path:
         f"knowledge_base:\n  faq_file: {root / 'knowledge_base' / 'faq.yml'}\n"
         f"  dict_dir: {root / 'knowledge_base' / 'dict'}\n  cache_dir: data/cache\n"
         "retrieval:\n  dense: false\n"
+        f"nlu:\n  backend: embedded\n  data_file: {root / 'nlu' / 'data' / 'nlu.yml'}\n"
+        f"  dict_dir: {root / 'nlu' / 'dict'}\n"
         f"telegram:\n  admins: [{ADMIN_ID}]\n  max_update_age_s: 60\n"
         "logging:\n  level: WARNING\n" + extra, encoding="utf-8")
     return cfg
 
 
 @asynccontextmanager
-async def running_bot(server: BotApiServer, cfg: Path):
-    """Start the bot on the stand-in; stops it cleanly (like a restart) on exit."""
+async def running_bot(server: BotApiServer, cfg: Path, *, clock=None):
+    """Start the bot on the stand-in; stops it cleanly (like a restart) on exit.
+    `clock` (a callable giving an aware datetime) replaces the daily study's clock."""
     app = App.build(load_settings(cfg))
+    if clock is not None and app.study is not None:
+        app.study.clock = clock
     application = build_application(app, server.token, base_url=server.base_url,
                                     base_file_url=server.base_file_url)
     await application.initialize()

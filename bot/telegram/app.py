@@ -13,6 +13,8 @@ from telegram.ext import (AIORateLimiter, Application, ApplicationBuilder, Callb
 
 from ..app import App
 from . import admin, group
+from . import study as study_tg
+from . import tickets as tickets_tg
 from .context import SERVICES, BotContext, Services
 
 log = logging.getLogger(__name__)
@@ -24,6 +26,10 @@ ADMIN_COMMANDS = GROUP_COMMANDS + [
     BotCommand("faq_history", "修改记录"), BotCommand("faq_pending", "没答上的问题"),
     BotCommand("faq_export", "导出知识库"), BotCommand("admin_add", "添加管理员"), BotCommand("cancel", "取消"),
 ]
+GROUP_COMMANDS += study_tg.GROUP_COMMANDS  # daily study (bot/telegram/study.py)
+ADMIN_COMMANDS += study_tg.GROUP_COMMANDS + study_tg.ADMIN_COMMANDS
+GROUP_COMMANDS += tickets_tg.GROUP_COMMANDS  # complaints/tickets (bot/telegram/tickets.py)
+ADMIN_COMMANDS += tickets_tg.GROUP_COMMANDS + tickets_tg.PRIVATE_COMMANDS
 
 
 async def _post_init(application: Application) -> None:
@@ -63,6 +69,7 @@ def build_application(app: App, token: str, *, base_url: str | None = None, base
     application.bot_data[SERVICES] = Services(app=app, max_update_age_s=app.settings.telegram.max_update_age_s)
 
     application.add_handler(TypeHandler(Update, group.skip_stale), group=-1)
+    tickets_tg.register(application)  # complaints/tickets: narrow handlers first, plus their jobs
     for handler in admin.handlers():
         application.add_handler(handler)
     application.add_handler(CommandHandler(["help", "start"], group.on_help))
@@ -71,6 +78,7 @@ def build_application(app: App, token: str, *, base_url: str | None = None, base
     application.add_handler(CallbackQueryHandler(group.on_button, pattern=r"^(faq|fb):"))
     application.add_handler(MessageHandler(
         filters.UpdateType.MESSAGE & filters.TEXT & ~filters.COMMAND & ~filters.VIA_BOT, group.on_text))
+    study_tg.install(application)  # daily study: its handlers and the dispatcher job
     application.add_error_handler(_on_error)
     return application
 

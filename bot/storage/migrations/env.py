@@ -3,6 +3,8 @@
 from alembic import context
 
 from bot.storage.models import Base
+import bot.study.models  # noqa: F401,E402  (study tables in the target metadata)
+import bot.outbox.models, bot.tickets.models  # noqa: F401,E402  (ticket and outbox tables)
 
 config = context.config
 connection = config.attributes.get("connection")

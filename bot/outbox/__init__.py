@@ -1,0 +1,11 @@
+"""A transactional outbox: notifications are written in the same transaction as the change
+that causes them and sent later by a drainer, so a crash or an unreachable chat platform
+never loses one. Platform-free: the platform supplies a `Sender`."""
+
+from .models import OutboxRow
+from .sender import Outgoing, RetryLater, Sender, Undeliverable
+from .service import enqueue, find_sent, counts
+from .drainer import Drainer, DrainStats
+
+__all__ = ["OutboxRow", "Outgoing", "RetryLater", "Sender", "Undeliverable", "enqueue", "find_sent", "counts",
+           "Drainer", "DrainStats"]
