@@ -26,6 +26,9 @@ def _settings(tmp: Path, dense: bool = True):
         f"knowledge_base:\n  faq_file: {tmp / 'none.yml'}\n  dict_dir: {ROOT / 'knowledge_base' / 'dict'}\n"
         f"  cache_dir: {tmp / 'cache'}\n"
         f"retrieval:\n  dense: {str(dense).lower()}\n"
+        f"nlu:\n  backend: embedded\n  data_file: {ROOT / 'nlu' / 'data' / 'nlu.yml'}\n"
+        f"  dict_dir: {ROOT / 'nlu' / 'dict'}\n"
+        f"study:\n  library_file: {ROOT / 'knowledge_base' / 'study.yml'}\n"
         "logging:\n  level: WARNING\n", encoding="utf-8")
     base = (ROOT / "config.yml").read_text(encoding="utf-8")
     import yaml

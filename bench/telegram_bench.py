@@ -42,7 +42,11 @@ async def run(n: int) -> None:
         base["database"]["url"] = f"sqlite:///{tmp}/bench.db"
         for key in ("faq_file", "dict_dir"):
             base["knowledge_base"][key] = str(ROOT / base["knowledge_base"][key])
+        base["study"]["library_file"] = str(ROOT / base["study"]["library_file"])
         base["knowledge_base"]["cache_dir"] = f"{tmp}/cache"
+        for key in ("data_file", "dict_dir"):
+            base["nlu"][key] = str(ROOT / base["nlu"][key])
+        base["nlu"]["backend"] = "embedded"
         base["assistant"]["flood_rate"] = "1000/minute"
         base["logging"]["level"] = "WARNING"
         cfg = Path(tmp) / "config.yml"
