@@ -304,11 +304,11 @@ async def test_killed_between_commit_and_send_sends_each_notification_once(serve
     # 2) a fresh process on the same database file sends each exactly once
     async with running_bot(server, cfg) as h:
         h.people = People(h)
-        await h.server.wait_for("sendMessage", count=4, timeout=10)
+        await h.server.wait_for("sendMessage", count=4, timeout=30)
         await h.idle(0.5)
         assert len(server.sent("sendMessage")) == 4  # the leased rows wait for the lease
         h.app.tickets.clock.advance(timedelta(seconds=h.app.tickets.outbox.lease_s + 1))  # the dead lease expires
-        await h.server.wait_for("sendMessage", count=6, timeout=10)
+        await h.server.wait_for("sendMessage", count=6, timeout=30)
         await h.idle(1.0)
     sent = server.sent("sendMessage")
     assert len(sent) == 6 and len({(c.params["chat_id"], text_of(c)) for c in sent}) == 6
