@@ -332,8 +332,14 @@ def register(application: Application) -> None:
     tickets = app.tickets
     if tickets is None:
         return
-    drainer = Drainer(app.db, TelegramOutboxSender(application.bot), tickets.outbox, tickets.clock,
-                      spawn=application.create_task)
+    def spawn(coro):
+        # PTB's create_task (awaited on shutdown) while running; a plain task otherwise, e.g.
+        # during start-up or shutdown (rows it does not finish stay pending for the next drain).
+        if application.running:
+            return application.create_task(coro)
+        return asyncio.get_running_loop().create_task(coro)
+
+    drainer = Drainer(app.db, TelegramOutboxSender(application.bot), tickets.outbox, tickets.clock, spawn=spawn)
     drainer.on_failed.append(tickets.on_undeliverable)
     tickets.service.on_enqueue = drainer.kick
     application.bot_data[DRAINER] = drainer
