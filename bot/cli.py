@@ -10,6 +10,7 @@ from pathlib import Path
 
 import click
 
+from .jsonl import texts as jsonl_texts
 from .config import ConfigError, Settings, load_settings
 
 
@@ -92,16 +93,9 @@ def ask(settings: Settings, kb_file: Path | None, jsonl: bool, text: str | None)
         if not jsonl:
             click.echo(json.dumps(app.kb.ask(text).as_json(text), ensure_ascii=False))
             return
-        for line in sys.stdin:
-            if not line.strip():
-                continue
-            try:
-                item = json.loads(line)
-                query = item["text"] if isinstance(item, dict) else None
-                if not isinstance(query, str):
-                    raise ValueError('expected an object with a string "text"')
-            except (ValueError, KeyError) as exc:
-                click.echo(json.dumps({"text": None, "error": f"bad input line: {exc}"}, ensure_ascii=False))
+        for query, error in jsonl_texts(sys.stdin):
+            if error is not None:
+                click.echo(json.dumps({"text": None, "error": error}, ensure_ascii=False))
                 continue
             click.echo(json.dumps(app.kb.ask(query).as_json(query), ensure_ascii=False))
             sys.stdout.flush()

@@ -76,6 +76,16 @@ class ValidationReport:
         return not self.errors
 
 
+def validation_problems(exc: ValidationError) -> list[str]:
+    """`field: message` per problem, worded for people who edit the files."""
+    problems = []
+    for err in exc.errors():
+        loc = ".".join(str(p) for p in err["loc"]) or "entry"
+        msg = "unknown field" if err["type"] == "extra_forbidden" else err["msg"].removeprefix("Value error, ")
+        problems.append(f"{loc}: {msg}")
+    return problems
+
+
 class KbFileError(ValueError):
     """The file as a whole cannot be read (not YAML/CSV, no `faqs` list)."""
 
@@ -98,12 +108,7 @@ def parse_entries(raw: list, where: str = "") -> ValidationReport:
         try:
             entry = FaqEntry.model_validate(item)
         except ValidationError as exc:
-            for err in exc.errors():
-                loc = ".".join(str(p) for p in err["loc"]) or "entry"
-                msg = err["msg"].removeprefix("Value error, ")
-                if err["type"] == "extra_forbidden":
-                    msg = "unknown field"
-                report.errors.append(f"{where}{label}: {loc}: {msg}")
+            report.errors.extend(f"{where}{label}: {problem}" for problem in validation_problems(exc))
             continue
         report.entries.append(entry)
     return report

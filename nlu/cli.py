@@ -14,6 +14,8 @@ from pathlib import Path
 
 import click
 
+from bot.jsonl import texts as jsonl_texts
+
 from .settings import NluSettings
 
 BACKENDS = click.Choice(["embedded", "rasa", "auto"])
@@ -58,16 +60,9 @@ def classify_command(settings, backend: str | None, jsonl: bool, text: str | Non
         if not jsonl:
             click.echo(json.dumps({"text": text, **service.parse_sync(text).as_json()}, ensure_ascii=False))
             return
-        for line in sys.stdin:
-            if not line.strip():
-                continue
-            try:
-                item = json.loads(line)
-                query = item["text"] if isinstance(item, dict) else None
-                if not isinstance(query, str):
-                    raise ValueError('expected an object with a string "text"')
-            except (ValueError, KeyError) as exc:
-                click.echo(json.dumps({"text": None, "error": f"bad input line: {exc}"}, ensure_ascii=False))
+        for query, error in jsonl_texts(sys.stdin):
+            if error is not None:
+                click.echo(json.dumps({"text": None, "error": error}, ensure_ascii=False))
                 continue
             click.echo(json.dumps({"text": query, **service.parse_sync(query).as_json()}, ensure_ascii=False))
             sys.stdout.flush()

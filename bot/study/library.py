@@ -4,11 +4,12 @@ that the database is the truth, and admins change it by import or /study_add).""
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
 from sqlalchemy import func, select
+
+from knowledge_base.service import ImportSummary as ImportPlan  # one summary type for every import
 
 from ..storage import Database
 from .models import StudyItemRow
@@ -20,18 +21,6 @@ log = logging.getLogger(__name__)
 def _item(row: StudyItemRow) -> StudyItem:
     return StudyItem(id=row.id, title=row.title, body=row.body, source=row.source, tags=list(row.tags or []),
                      date=row.on_date, quiz=Quiz.model_validate(row.quiz) if row.quiz else None)
-
-
-@dataclass
-class ImportPlan:
-    added: list[str] = field(default_factory=list)
-    updated: list[str] = field(default_factory=list)
-    removed: list[str] = field(default_factory=list)
-    unchanged: int = 0
-
-    def line(self) -> str:
-        return (f"added {len(self.added)}, updated {len(self.updated)}, removed {len(self.removed)}, "
-                f"unchanged {self.unchanged}")
 
 
 class StudyLibrary:

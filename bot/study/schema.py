@@ -16,6 +16,8 @@ from pathlib import Path
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from knowledge_base.schema import validation_problems
+
 ID_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,79}$")
 MAX_BODY = 3000  # leaves room for the title, source and footer in a 4096-character message
 MESSAGE_LIMIT = 4096
@@ -135,12 +137,7 @@ def parse_items(raw: list, where: str = "", report: StudyReport | None = None,
         try:
             entry = StudyItem.model_validate(item)
         except ValidationError as exc:
-            for err in exc.errors():
-                loc = ".".join(str(p) for p in err["loc"]) or "entry"
-                msg = err["msg"].removeprefix("Value error, ")
-                if err["type"] == "extra_forbidden":
-                    msg = "unknown field"
-                report.errors.append(f"{label}: {loc}: {msg}")
+            report.errors.extend(f"{label}: {problem}" for problem in validation_problems(exc))
             continue
         if len(render_item(entry, dt.date(2026, 12, 31))) > MESSAGE_LIMIT:
             report.errors.append(f"{label}: body: too long for one Telegram message")

@@ -389,6 +389,12 @@ async def faq_export(update: Update, context: BotContext) -> None:
     await update.message.reply_document(io.BytesIO(data), filename=name, caption=f"共 {len(entries)} 条问答")
 
 
+async def reply_file_problems(update: Update, errors: list[str]) -> None:
+    """An uploaded file was not imported: list the first problems so the admin can fix them."""
+    shown = "\n".join(errors[:20]) + ("\n…" if len(errors) > 20 else "")
+    await update.message.reply_text(f"文件里有 {len(errors)} 个问题，没有导入：\n{shown}\n改好后再发一次。")
+
+
 @admin_only()
 async def on_document(update: Update, context: BotContext) -> None:
     doc = update.message.document
@@ -403,8 +409,7 @@ async def on_document(update: Update, context: BotContext) -> None:
         await update.message.reply_text(f"文件读不了：{exc}")
         return
     if not report.ok:
-        shown = "\n".join(report.errors[:20]) + ("\n…" if len(report.errors) > 20 else "")
-        await update.message.reply_text(f"文件里有 {len(report.errors)} 个问题，没有导入：\n{shown}\n改好后再发一次。")
+        await reply_file_problems(update, report.errors)
         return
     plan = _kb(context).plan_import(report.entries, replace=True)
     owner = update.effective_user.id

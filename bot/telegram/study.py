@@ -475,8 +475,7 @@ async def on_library_file(update: Update, context: BotContext) -> None:
         await update.message.reply_text(f"文件读不了：{exc}")
         return
     if not report.ok:
-        shown = "\n".join(report.errors[:20]) + ("\n…" if len(report.errors) > 20 else "")
-        await update.message.reply_text(f"文件里有 {len(report.errors)} 个问题，没有导入：\n{shown}\n改好后再发一次。")
+        await admin.reply_file_problems(update, report.errors)
         return
     plan = _study(context).library.plan(report.items, replace=True)
     owner, tokens = update.effective_user.id, context.services.tokens
