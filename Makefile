@@ -9,7 +9,7 @@ export TRANSFORMERS_OFFLINE := 1
 INSTALL_KEY := $(shell cat pyproject.toml requirements.lock | sha1sum | cut -c1-12)
 STAMP := $(VENV)/.installed-$(INSTALL_KEY)
 
-.PHONY: install run test bench chat clean
+.PHONY: install run test bench chat clean pg-stop
 
 $(STAMP): pyproject.toml requirements.lock
 	@test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
@@ -33,8 +33,17 @@ run: install
 chat: install
 	$(VENV)/bin/driverhome chat
 
+# The storage, ticket, outbox and study tests run on SQLite and on PostgreSQL: a throwaway
+# PostgreSQL server is started on 127.0.0.1 (Debian's package is installed if missing).
 test: install rasa-train
-	$(VENV)/bin/python -m pytest -q -p no:cacheprovider
+	@pg_url=$$(bash tests/pg_server.sh) && \
+	  DRIVERHOME_TEST_PG_URL=$$pg_url $(VENV)/bin/python -m pytest -q -p no:cacheprovider
+
+# Stops the tests' PostgreSQL server (make test starts it again when needed).
+pg-stop:
+	@dir=$${DRIVERHOME_PG_DIR:-$${TMPDIR:-/tmp}/driverhome-pg-$${DRIVERHOME_PG_PORT:-54329}}; \
+	  if [ "$$(id -u)" = 0 ]; then as="runuser -u postgres --"; fi; \
+	  $$as $$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)/pg_ctl -D $$dir stop -m fast
 
 bench: install
 	$(VENV)/bin/python -m bench

@@ -13,12 +13,12 @@ from pathlib import Path
 import numpy as np
 import yaml
 
-from knowledge_base.calibration import DEFAULT_FILE, FEATURES, Calibrator, evidence
+from bench.rankfit import config_settings
+from knowledge_base.calibration import DEFAULT_FILE, FEATURES, Calibrator
 from knowledge_base.dense import load_embedder
 from knowledge_base.evaluate import load_queries
 from knowledge_base.retriever import Retriever
 from knowledge_base.schema import read_file
-from knowledge_base.settings import RetrievalSettings
 from knowledge_base.text import Analyzer
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -34,20 +34,22 @@ def collect(retriever: Retriever, queries: list[dict]) -> list[tuple[dict | None
         if not ranked or chit:
             rows.append((None, False, item["expect"]))
             continue
-        top, runner = ranked[0], (ranked[1] if len(ranked) > 1 else None)
-        feats = evidence(retriever.lexical, query_w, retriever._num[top.faq_id], top.score, top.coverage,
-                         runner.score if runner else 0.0, runner.coverage if runner else 0.0, len(canonical))
-        rows.append((feats, item["expect"] is not None and top.faq_id == item["expect"], item["expect"]))
+        with retriever._lock:
+            feats = retriever.evidence(item["q"], ranked, query_w, canonical)
+        rows.append((feats, item["expect"] is not None and ranked[0].faq_id == item["expect"], item["expect"]))
     return rows
 
 
-def fit(rows) -> Calibrator:
+def fit(rows, drop: tuple[str, ...] = ()) -> Calibrator:
+    """Logistic model over FEATURES; features in `drop` get weight 0 (ablation)."""
     from sklearn.linear_model import LogisticRegression
 
-    X = np.array([[f[k] for k in FEATURES] for f, _, _ in rows if f is not None])
+    keys = [k for k in FEATURES if k not in drop]
+    X = np.array([[f[k] for k in keys] for f, _, _ in rows if f is not None])
     y = np.array([int(label) for f, label, _ in rows if f is not None])
     model = LogisticRegression(C=1.0, max_iter=2000).fit(X, y)
-    return Calibrator({k: round(float(w), 4) for k, w in zip(FEATURES, model.coef_[0])}, round(float(model.intercept_[0]), 4))
+    weights = {k: 0.0 for k in FEATURES} | {k: round(float(w), 4) for k, w in zip(keys, model.coef_[0])}
+    return Calibrator(weights, round(float(model.intercept_[0]), 4))
 
 
 def report(cal: Calibrator, rows, answer_p: float, suggest_p: float) -> str:
@@ -69,9 +71,11 @@ def report(cal: Calibrator, rows, answer_p: float, suggest_p: float) -> str:
 def main() -> None:
     ap = argparse.ArgumentParser(prog="python -m bench.calibrate")
     ap.add_argument("--write", action="store_true")
+    ap.add_argument("--sweep", action="store_true", help="cross-set figures for other decision thresholds")
+    ap.add_argument("--drop", action="append", default=[], choices=FEATURES, help="leave a feature out (ablation)")
     args = ap.parse_args()
     logging.disable(logging.WARNING)
-    settings = RetrievalSettings()
+    settings = config_settings()
     analyzer = Analyzer(ROOT / "knowledge_base" / "dict")
     embedder = load_embedder(settings.model, settings.fallback_model, None)
     data = {}
@@ -82,8 +86,17 @@ def main() -> None:
     for name in data:
         others = [row for other, rows in data.items() if other != name for row in rows]
         print(f"fitted on the other set(s), tested on {name}: "
-              f"{report(fit(others), data[name], settings.answer_probability, settings.suggest_probability)}")
-    cal = fit([row for rows in data.values() for row in rows])
+              f"{report(fit(others, tuple(args.drop)), data[name], settings.answer_probability, settings.suggest_probability)}")
+    if args.sweep:
+        for answer_p in (0.75, 0.8, 0.85, 0.9):
+            for suggest_p in (0.7, 0.75, 0.8, 0.85):
+                if suggest_p > answer_p:
+                    continue
+                for name in data:
+                    others = [row for other, rows in data.items() if other != name for row in rows]
+                    print(f"answer {answer_p:.2f} suggest {suggest_p:.2f} {name:9s}"
+                          f" {report(fit(others, tuple(args.drop)), data[name], answer_p, suggest_p)}")
+    cal = fit([row for rows in data.values() for row in rows], tuple(args.drop))
     for name in data:
         print(f"fitted on all, {name}: {report(cal, data[name], settings.answer_probability, settings.suggest_probability)}")
     if args.write:

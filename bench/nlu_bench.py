@@ -33,6 +33,19 @@ async def _rasa_rows(settings, sets) -> list:
         await svc.aclose()
 
 
+def _per_message(model, texts: list[str]) -> None:
+    """CPU per message of the embedded backend (best of 5 passes over the held-out texts):
+    the whole parse, its classifier alone, and the scikit-learn reference for the classifier."""
+    import timeit
+
+    if not texts:
+        return
+    for label, fn in (("parse", model.parse), ("scores", model.scores),
+                      ("scores via scikit-learn (reference)", model.reference_scores)):
+        best = min(timeit.repeat(lambda: [fn(t) for t in texts], number=1, repeat=5))
+        print(f"embedded: {label}: {best / len(texts) * 1000:.3f} ms/message ({len(texts)} messages, timeit)")
+
+
 def main() -> None:
     from nlu.embedded import EmbeddedNlu
     from nlu.evaluate import evaluate, load_messages, table
@@ -53,6 +66,7 @@ def main() -> None:
     model = EmbeddedNlu(resolved.data_file, resolved.dict_dir)
     print(f"embedded: trained in {time.perf_counter() - t0:.2f} s")
     model.parse("预热")
+    _per_message(model, [m["text"] for msgs in sets.values() for m in msgs])
     rows = [(name, evaluate(model.parse, msgs, "embedded")) for name, msgs in sets.items()]
     rows += asyncio.run(_rasa_rows(settings, sets))
     print()

@@ -18,6 +18,7 @@ from .pipeline import MessagePipeline, PipelineSettings
 from .storage import Database
 
 log = logging.getLogger(__name__)
+STARTUP_LOCK = "driverhome-start-up"  # migrations and seeding: one process at a time
 
 
 def build_retriever(settings: Settings) -> Retriever:
@@ -32,7 +33,8 @@ def build_retriever(settings: Settings) -> Retriever:
 
 def open_database(settings: Settings) -> Database:
     db = Database(settings.db_url)
-    db.migrate()
+    with db.exclusive(STARTUP_LOCK):
+        db.migrate()
     return db
 
 
@@ -71,20 +73,21 @@ class App:
               entries: list[FaqEntry] | None = None) -> "App":
         """With `kb_file`/`entries` the knowledge base is read-only and in memory;
         otherwise it lives in the database (seeded from `knowledge_base.faq_file`)."""
-        db = None
-        store: KbStore
         if kb_file is not None or entries is not None:
             if entries is None:
                 report = read_file(kb_file)
                 if not report.ok:
                     raise ValueError(f"{kb_file}: " + "; ".join(report.errors))
                 entries = report.entries
-            store = MemoryStore(entries)
-        else:
-            from .kb_store import SqlKbStore
+            return cls._build(settings, None, MemoryStore(entries))
+        from .kb_store import SqlKbStore
 
-            db = open_database(settings)
-            store = SqlKbStore(db)
+        db = open_database(settings)
+        with db.exclusive(STARTUP_LOCK):  # processes starting together seed the database once
+            return cls._build(settings, db, SqlKbStore(db))
+
+    @classmethod
+    def _build(cls, settings: Settings, db: Database | None, store: KbStore) -> "App":
         kb = KnowledgeBase(store, build_retriever(settings))
         seed = settings.path(settings.knowledge_base.faq_file)
         if db is not None and store.count() == 0 and seed.is_file():
@@ -117,5 +120,12 @@ class App:
         return app
 
     def close(self) -> None:
+        """Stop cleanly: give back the leases at once (another process may take over)."""
+        if self.study is not None:
+            self.study.lease.release()
+        if self.tickets is not None:
+            self.tickets.watcher.lease.release()
+        if self.answers is not None:
+            self.answers.flush()  # message ids of the last replies (written in batches)
         if self.db is not None:
             self.db.dispose()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import logging
 import sys
 import time
 from pathlib import Path
@@ -14,11 +13,10 @@ from .jsonl import texts as jsonl_texts
 from .config import ConfigError, Settings, load_settings
 
 
-def _setup_logging(level: str) -> None:
-    logging.basicConfig(level=getattr(logging, level), stream=sys.stderr,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    for noisy in ("sentence_transformers", "httpx", "jieba", "transformers", "faiss", "alembic"):
-        logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLogger().level))
+def _setup_logging(level: str, fmt: str = "text") -> None:
+    from .observability.logs import setup_logging  # text or JSON lines, personal numbers masked
+
+    setup_logging(level, fmt)
 
 
 @click.group()
@@ -31,7 +29,7 @@ def main(ctx: click.Context, config_path: Path | None) -> None:
         settings = load_settings(config_path)
     except ConfigError as exc:
         raise click.ClickException(str(exc)) from None
-    _setup_logging(settings.logging.level)
+    _setup_logging(settings.logging.level, settings.logging.format)
     ctx.obj = settings
 
 
@@ -49,11 +47,18 @@ def _app(settings: Settings, kb_file: Path | None = None):
 def run(settings: Settings) -> None:
     """Start the bot: Telegram with TELEGRAM_BOT_TOKEN set, otherwise the console chat."""
     if settings.token:
-        from .telegram.app import run_polling
+        from .telegram.app import run as run_telegram  # polling or webhook, per telegram.mode
 
+        if settings.telegram.mode == "webhook":
+            try:
+                settings.webhook_secret()  # fail before the slow start-up
+            except ConfigError as exc:
+                raise click.ClickException(str(exc)) from None
         app = _app(settings)
         try:
-            run_polling(app, settings.token)
+            run_telegram(app, settings.token)
+        except ConfigError as exc:  # e.g. server.port already in use
+            raise click.ClickException(str(exc)) from None
         finally:
             app.close()
         return
@@ -205,6 +210,49 @@ def kb_eval(settings: Settings, kb_file: Path, queries_file: Path, show_failures
     if show_failures:
         for f in result.failures:
             click.echo(json.dumps(f, ensure_ascii=False))
+
+
+@main.command("backup")
+@click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--force", is_flag=True, help="Overwrite PATH if it exists.")
+@click.pass_obj
+def backup_command(settings: Settings, path: Path, force: bool) -> None:
+    """Copy the database to PATH (SQLite: online copy, safe while the bot runs; PostgreSQL: pg_dump)."""
+    from .storage.backup import BackupError, backup
+
+    t0 = time.perf_counter()
+    try:
+        info = backup(settings.db_url, path, overwrite=force)
+    except BackupError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"{info.line()} ({time.perf_counter() - t0:.1f} s)")
+
+
+@main.command("restore")
+@click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@click.pass_obj
+def restore_command(settings: Settings, path: Path, yes: bool) -> None:
+    """Replace the database with the backup PATH (stop the bot first), then migrate it."""
+    from .storage.backup import BackupError, ensure_idle, inspect_backup, restore
+
+    try:
+        info = inspect_backup(settings.db_url, path)
+        ensure_idle(settings.db_url)
+        click.echo(info.line())
+        if not yes:
+            click.confirm(f"Replace the database {_shown_url(settings.db_url)} with this backup? "
+                          "The current one is kept as a .before-restore file", abort=True)
+        result = restore(settings.db_url, path)
+    except BackupError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(result.line())
+
+
+def _shown_url(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
 
 
 from .study.cli import study as _study_cli  # noqa: E402  (daily study: bot/study/cli.py)

@@ -7,10 +7,12 @@ module only composes them. A bad file raises `ConfigError` naming every bad key.
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import Literal
 
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import (AliasChoices, BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator,
+                      model_validator)
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, YamlConfigSettingsSource
 
 from knowledge_base.settings import KnowledgeBaseSettings, RetrievalSettings
@@ -21,6 +23,7 @@ from .outbox.settings import OutboxSettings
 from .tickets.settings import Branches, TicketSettings
 
 DEFAULT_CONFIG = Path("config.yml")
+WEBHOOK_SECRET = re.compile(r"[A-Za-z0-9_-]{1,256}")  # what setWebhook accepts as secret_token
 
 
 class ConfigError(Exception):
@@ -39,6 +42,39 @@ class TelegramSettings(BaseModel):
     max_update_age_s: int = Field(120, ge=0)
     poll_timeout_s: int = Field(30, ge=0, le=60)
     concurrent_updates: int = Field(32, ge=1, le=1024)
+    send_rate: float = Field(30, ge=0)  # overall sends/s of PTB's AIORateLimiter; 0: no overall limit
+    # How updates arrive (README "Webhook"): long polling, or Telegram POSTing to webhook_url.
+    mode: Literal["polling", "webhook"] = "polling"
+    webhook_url: str | None = None  # the public URL given to setWebhook (behind the reverse proxy)
+    webhook_path: str = "/telegram"  # where the bot's own HTTP server listens for it
+
+    @field_validator("webhook_url")
+    @classmethod
+    def _url(cls, v: str | None) -> str | None:
+        if v is not None and not re.match(r"^https?://[^/\s]+", v):
+            raise ValueError("must be a URL like https://bot.example.org/telegram")
+        return v
+
+    @field_validator("webhook_path")
+    @classmethod
+    def _path(cls, v: str) -> str:
+        if not v.startswith("/") or any(c.isspace() for c in v):
+            raise ValueError("must be a path starting with '/', like /telegram")
+        return v
+
+    @model_validator(mode="after")
+    def _webhook_needs_url(self) -> "TelegramSettings":
+        if self.mode == "webhook" and not self.webhook_url:
+            raise ValueError("telegram.webhook_url is required with telegram.mode: webhook")
+        return self
+
+
+class ServerSettings(BaseModel):
+    """The bot's HTTP server: /healthz, /metrics and (webhook mode) the Telegram webhook."""
+
+    model_config = ConfigDict(extra="forbid")
+    host: str = "0.0.0.0"
+    port: int = Field(8080, ge=0, le=65535)  # 0: any free port (tests)
 
 
 class AssistantSettings(BaseModel):
@@ -70,6 +106,7 @@ class ConsoleSettings(BaseModel):
 class LoggingSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    format: Literal["text", "json"] = "text"  # json: one object per line (bot/observability/logs.py)
 
 
 class Settings(BaseSettings):
@@ -80,6 +117,7 @@ class Settings(BaseSettings):
     retrieval: RetrievalSettings = RetrievalSettings()
     nlu: NluSettings = NluSettings()
     telegram: TelegramSettings = TelegramSettings()
+    server: ServerSettings = ServerSettings()
     assistant: AssistantSettings = AssistantSettings()
     console: ConsoleSettings = ConsoleSettings()
     logging: LoggingSettings = LoggingSettings()
@@ -92,6 +130,8 @@ class Settings(BaseSettings):
     telegram_bot_token: SecretStr | None = Field(None, validation_alias=AliasChoices("TELEGRAM_BOT_TOKEN"), exclude=True)
     database_url: str | None = Field(None, validation_alias=AliasChoices("DATABASE_URL"), exclude=True)
     telegram_base_url: str | None = Field(None, validation_alias=AliasChoices("TELEGRAM_BASE_URL"), exclude=True)
+    telegram_webhook_secret: SecretStr | None = Field(None, validation_alias=AliasChoices("TELEGRAM_WEBHOOK_SECRET"),
+                                                      exclude=True)
 
     root: Path = Field(Path("."), exclude=True)
 
@@ -121,6 +161,17 @@ class Settings(BaseSettings):
     @property
     def bot_api_base_url(self) -> str | None:
         return self.telegram_base_url or self.telegram.base_url
+
+    def webhook_secret(self) -> str:
+        """The webhook's secret token (TELEGRAM_WEBHOOK_SECRET); Telegram sends it back in the
+        X-Telegram-Bot-Api-Secret-Token header of every update."""
+        secret = self.telegram_webhook_secret.get_secret_value() if self.telegram_webhook_secret else ""
+        if not secret:
+            raise ConfigError("TELEGRAM_WEBHOOK_SECRET is not set: it is required with telegram.mode: webhook "
+                              "(1-256 characters A-Z, a-z, 0-9, _ and -)")
+        if not WEBHOOK_SECRET.fullmatch(secret):
+            raise ConfigError("TELEGRAM_WEBHOOK_SECRET: Telegram accepts only 1-256 characters A-Z, a-z, 0-9, _ and -")
+        return secret
 
 
 def load_settings(path: str | Path | None = None) -> Settings:

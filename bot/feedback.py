@@ -5,10 +5,12 @@ new entries or alternates, which is how the knowledge base learns drivers' wordi
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
 from .storage import Database
@@ -27,12 +29,18 @@ class InboxItem:
 
 
 class AnswerLog:
+    DELIVERED_BATCH = 200  # message ids written at once at most
+    DELIVERED_DELAY_S = 0.5  # longest wait before they are written
+
     def __init__(self, db: Database, inbox: "UnansweredInbox"):
         self.db = db
         self.inbox = inbox
+        self._delivered: list[dict] = []
+        self._flush_timer: asyncio.TimerHandle | None = None
 
     def record(self, chat_id: int, user_id: int, question: str, faq_id: str | None, decision: str,
                score: float) -> int:
+        """One committed row per answer, before it is sent: its buttons carry the id."""
         with self.db.session() as s:
             row = AnswerRow(chat_id=chat_id, user_id=user_id, question=question, faq_id=faq_id,
                             decision=decision, score=score, at=utcnow())
@@ -41,10 +49,33 @@ class AnswerLog:
             return row.id
 
     def delivered(self, answer_id: int, message_id: int) -> None:
-        with self.db.session() as s:
-            row = s.get(AnswerRow, answer_id)
-            if row is not None:
-                row.message_id = message_id
+        """Note which message carried the answer. Written in batches (one UPDATE per half
+        second under load instead of one transaction per reply): the id is bookkeeping, no
+        feature waits for it, and `flush()` at shutdown writes what is left."""
+        self._delivered.append({"answer": answer_id, "message": message_id})
+        if len(self._delivered) >= self.DELIVERED_BATCH:
+            self.flush()
+            return
+        if self._flush_timer is None:
+            try:
+                loop = asyncio.get_running_loop()
+            except RuntimeError:  # no event loop (CLI): write at once
+                self.flush()
+                return
+            self._flush_timer = loop.call_later(self.DELIVERED_DELAY_S, self.flush)
+
+    def flush(self) -> None:
+        """Write the message ids noted by `delivered` (one executemany UPDATE; an answer
+        row gone meanwhile is simply not matched)."""
+        if self._flush_timer is not None:
+            self._flush_timer.cancel()
+            self._flush_timer = None
+        items, self._delivered = self._delivered, []
+        if items:
+            answers = AnswerRow.__table__
+            stmt = update(answers).where(answers.c.id == bindparam("answer")).values(message_id=bindparam("message"))
+            with self.db.session() as s:
+                s.execute(stmt, items)
 
     def get(self, answer_id: int) -> AnswerRow | None:
         with self.db.session() as s:
@@ -79,16 +110,17 @@ class UnansweredInbox:
         self.normalize = normalize
 
     def add(self, text: str, reason: str) -> None:
+        """Count one more asking of this question: one upsert statement (atomic, so two bot
+        processes on one database never both insert the same key)."""
         key = (self.normalize(text) or text)[:255]
+        now = utcnow()
+        dialect = sqlite if self.db.engine.dialect.name == "sqlite" else postgresql
+        stmt = dialect.insert(UnansweredRow).values(key=key, text=text[:2000], reason=reason, count=1,
+                                                    first_at=now, last_at=now, closed=False)
+        stmt = stmt.on_conflict_do_update(index_elements=[UnansweredRow.key],
+                                          set_={"count": UnansweredRow.count + 1, "last_at": now, "closed": False})
         with self.db.session() as s:
-            row = s.scalar(select(UnansweredRow).where(UnansweredRow.key == key))
-            if row is None:
-                s.add(UnansweredRow(key=key, text=text[:2000], reason=reason, count=1, first_at=utcnow(),
-                                    last_at=utcnow(), closed=False))
-            else:
-                row.count += 1
-                row.last_at = utcnow()
-                row.closed = False
+            s.execute(stmt)
 
     def pending(self, limit: int = 10, offset: int = 0) -> list[InboxItem]:
         with self.db.session() as s:

@@ -24,6 +24,7 @@ log = logging.getLogger(__name__)
 
 SHOW_FAQ = "faq:"  # show one entry's answer
 FEEDBACK = "fb:"  # fb:<answer id>:<up|down|human>
+LOOKUP_CHARS = 500  # what NLU and retrieval read of a message (a ticket keeps the whole text)
 
 
 class Understands(Protocol):
@@ -60,39 +61,47 @@ class MessagePipeline:
         self.flood = FloodGuard(self.settings.flood_rate)
         # (chat, faq id) -> (message id, time, answer text) of the last answer given there
         self._recent: dict[tuple[int, str], tuple[int, float, str]] = {}
+        self.on_decision: Callable[[str], None] | None = None  # metrics hook (bot/observability/metrics.py)
 
     # -- messages ----------------------------------------------------------------
     async def handle_message(self, msg: IncomingMessage) -> list[Reply]:
         text = (msg.text or "").strip()
         if not text:
-            return [Reply(texts.EMPTY, reply_to=msg.message_id)] if msg.addressed else []
-        understanding = await self._understand(text)
+            return self._decided("empty", [Reply(texts.EMPTY, reply_to=msg.message_id)] if msg.addressed else [])
+        probe = text[:LOOKUP_CHARS]  # a 4,000-character paste costs 100+ ms to read in full
+        understanding = await self._understand(probe)
         kind = understanding.kind if understanding is not None else "question"
         if self.tickets is not None:  # complaints, #诉求 and details for a ticket go to the ticket flow
             routed = await self.tickets.route(msg, understanding)
             if routed is not None:
-                return routed
+                return self._decided("ticket", routed)
         if kind == "chitchat" and not msg.addressed:
-            return []
+            return self._decided("chitchat", [])
         if kind == "complaint" and self.tickets is None:
-            return self._complaint_placeholder(msg)
+            return self._decided("complaint", await self._complaint_placeholder(msg))
         # CPU-bound (tokenising, embedding): off the event loop so other chats keep flowing.
-        decision = await asyncio.to_thread(self.kb.ask, text)
+        decision = await asyncio.to_thread(self.kb.ask, probe)
         log.debug("chat %s: %s %s %.3f", msg.chat_id, decision.decision, decision.faq_id, decision.score)
         if decision.decision == ANSWER:
-            return self._limited(msg, self._answer(msg, text, decision))
+            return self._decided("answer", await self._limited(msg, self._answer(msg, text, decision)))
         if decision.decision == SUGGEST:
             replies = self._suggest(msg, text, decision)
             if replies:
-                return self._limited(msg, replies)
+                return self._decided("suggest", await self._limited(msg, replies))
         if not msg.addressed:
-            return []
+            return self._decided("silent", [])
         self._to_inbox(text, "silent")
         if self.tickets is not None:  # a private message nobody answered: offer to file it
             offered = self.tickets.offer(msg, understanding)
             if offered is not None:
-                return offered
-        return self._limited(msg, [Reply(texts.NOT_SURE, reply_to=msg.message_id)])
+                return self._decided("offer", offered)
+        return self._decided("not_sure", await self._limited(msg, [Reply(texts.NOT_SURE, reply_to=msg.message_id)]))
+
+    def _decided(self, decision: str, replies: list[Reply]) -> list[Reply]:
+        """Report the decision to the metrics hook, if any, and pass the replies on."""
+        if self.on_decision is not None:
+            self.on_decision(decision)
+        return replies
 
     async def _understand(self, text: str):
         """The NLU's reading of the message (None without an NLU)."""
@@ -104,14 +113,14 @@ class MessagePipeline:
         understanding = await self.nlu.parse(text)
         return understanding.kind
 
-    def _complaint_placeholder(self, msg: IncomingMessage) -> list[Reply]:
+    async def _complaint_placeholder(self, msg: IncomingMessage) -> list[Reply]:
         # Tickets arrive with the complaints release; until then point to the people.
         if not msg.addressed and msg.chat_type != "private":
             return []
-        return self._limited(msg, [Reply(texts.COMPLAINT_PLACEHOLDER, reply_to=msg.message_id)])
+        return await self._limited(msg, [Reply(texts.COMPLAINT_PLACEHOLDER, reply_to=msg.message_id)])
 
-    def _limited(self, msg: IncomingMessage, replies: list[Reply]) -> list[Reply]:
-        if replies and not self.flood.allow(msg.chat_id, msg.user_id):
+    async def _limited(self, msg: IncomingMessage, replies: list[Reply]) -> list[Reply]:
+        if replies and not await self.flood.allow(msg.chat_id, msg.user_id):
             log.info("flood guard: member %s in chat %s is over the limit", msg.user_id, msg.chat_id)
             return []
         return replies
@@ -134,7 +143,7 @@ class MessagePipeline:
     def _suggest(self, msg: IncomingMessage, text: str, decision) -> list[Reply]:
         buttons = []
         for faq_id in decision.suggestions:
-            entry = self.kb.get(faq_id)
+            entry = self._live_entry(faq_id)
             if entry is not None:
                 buttons.append([Button(entry.question, SHOW_FAQ + faq_id)])
         if not buttons:
@@ -148,15 +157,21 @@ class MessagePipeline:
         if self.inbox is not None:
             self.inbox.add(text, reason)
 
+    def _live_entry(self, faq_id: str):
+        """The entry as the live index has it (no database read per message; the index is
+        what the decision came from, and every edit reaches it at once)."""
+        entry = getattr(self.kb.retriever, "entry", None)
+        return entry(faq_id) if entry is not None else self.kb.get(faq_id)
+
     def delivered(self, chat_id: int, reply: Reply, message_id: int) -> None:
         """The adapter sent `reply` as `message_id`: remember it for feedback and repeats."""
         if reply.ref and reply.ref.startswith("faq:"):
             _, answer_id, faq_id = reply.ref.split(":", 2)
             if answer_id and self.answers is not None:
                 self.answers.delivered(int(answer_id), message_id)
-            entry = self.kb.get(faq_id)
-            if entry is not None:
-                self._recent[(chat_id, faq_id)] = (message_id, self.clock(), entry.answer)
+            # the text sent is the entry's answer at decision time: an edit since then makes
+            # the next asking differ from it, so that one is answered afresh
+            self._recent[(chat_id, faq_id)] = (message_id, self.clock(), reply.text)
 
     # -- button presses ----------------------------------------------------------
     async def handle_press(self, press: ButtonPress) -> PressOutcome:

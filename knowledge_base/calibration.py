@@ -21,12 +21,13 @@ from .lexical import LexicalIndex
 from .text import STOP_UNITS
 
 FEATURES = ("score", "margin", "coverage", "runner_coverage", "similarity", "variant_coverage",
-            "answer_coverage", "unmatched_max", "unmatched_share", "length")
+            "answer_coverage", "unmatched_max", "unmatched_share", "length", "type_mismatch")
 DEFAULT_FILE = Path(__file__).with_name("calibration.yml")
 
 
 def evidence(index: LexicalIndex, query_w: dict[str, float], top_num: int, top_score: float,
-             top_coverage: float, runner_score: float, runner_coverage: float, length: int) -> dict[str, float]:
+             top_coverage: float, runner_score: float, runner_coverage: float, length: int,
+             type_mismatch: float = 0.0) -> dict[str, float]:
     """The features of one query's best candidate (see FEATURES)."""
     lex = index.score(query_w, top_num)
     terms = index.terms(top_num)
@@ -43,6 +44,7 @@ def evidence(index: LexicalIndex, query_w: dict[str, float], top_num: int, top_s
         "unmatched_max": max(unmatched, default=0.0),
         "unmatched_share": sum(unmatched) / total,
         "length": min(length, 40) / 10.0,
+        "type_mismatch": type_mismatch,  # asks when/who/how much/why, the entry never does (qtypes.py)
     }
 
 

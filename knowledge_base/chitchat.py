@@ -21,12 +21,19 @@ _PLEASANTRIES = re.compile(
 )
 
 
+# _PLEASANTRIES backtracks exponentially on long runs ("哈" * 20 + "x" took over a minute), so
+# runs of one character are cut to three and only short messages are tried: a greeting is short.
+_RUN = re.compile(r"(.)\1{3,}")
+_PLEASANTRY_MAX = 20
+
+
 def is_chitchat(canonical: str) -> bool:
     """True for greetings/thanks/acks and freight ads (text already normalised)."""
     compact = canonical.replace(" ", "")
     if not compact:
         return True
-    if _PLEASANTRIES.match(compact):
+    short = _RUN.sub(r"\1\1\1", compact)
+    if len(short) <= _PLEASANTRY_MAX and _PLEASANTRIES.match(short):
         return True
     ad_signals = bool(_PHONE.search(compact)) + bool(_CARGO.search(compact)) + bool(_ROUTE.search(canonical))
     return ad_signals >= 2 and "?" not in canonical and not re.search(r"吗|怎么|咋|能不能|可以不", compact)

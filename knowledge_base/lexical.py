@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .text import Analyzer
+from .text import STOP_UNITS, Analyzer
 
 
 @dataclass
@@ -30,6 +30,10 @@ class LexicalScore:
     aux_coverage: float  # share of the query's weight found in answer and tags
     entry_coverage: float  # share of the query's weight found anywhere in the entry
     variant: int
+    precision: float = 0.0  # share of that variant's weight found in the query
+    best_recall: float = 0.0  # highest share of the query's weight found in any one variant
+    phrase_coverage: float = 0.0  # like entry_coverage, over bigrams and words only (word order)
+    unmatched: float = 0.0  # share of the query's weight in content characters the entry lacks
 
 
 _EMPTY = (np.zeros(0, dtype=np.int32), np.zeros(0, dtype=np.float32))
@@ -46,6 +50,8 @@ class LexicalIndex:
         self._postings: dict[int, list[int]] = {}
         self._arrays: dict[int, np.ndarray] = {}
         self._df = np.zeros(1024, dtype=np.int32)  # document frequency by feature id
+        self._phrase = np.zeros(1024, dtype=bool)  # feature id is a bigram or a word
+        self._content = np.zeros(1024, dtype=bool)  # feature id is a content character
 
     def __len__(self) -> int:
         return len(self._docs)
@@ -58,6 +64,10 @@ class LexicalIndex:
             self._names.append(feature)
             if fid >= len(self._df):
                 self._df = np.concatenate([self._df, np.zeros(len(self._df), dtype=np.int32)])
+                self._phrase = np.concatenate([self._phrase, np.zeros(len(self._phrase), dtype=bool)])
+                self._content = np.concatenate([self._content, np.zeros(len(self._content), dtype=bool)])
+            self._phrase[fid] = feature[0] in "bw"
+            self._content[fid] = feature[0] == "u" and feature[1:] not in STOP_UNITS
         return fid
 
     def _encode(self, feats: dict[str, float]) -> tuple[np.ndarray, np.ndarray]:
@@ -144,11 +154,15 @@ class LexicalIndex:
     def score_many(self, query_w: dict[str, float], nums: list[int]) -> list[LexicalScore]:
         """Scores of several entries in one vectorised pass (all must be in the index)."""
         q_total = sum(query_w.values()) or 1.0
+        q_phrase = sum(w for f, w in query_w.items() if f[0] in "bw") or 1.0
+        q_content = sum(w for f, w in query_w.items() if f[0] == "u" and f[1:] not in STOP_UNITS)
         qmap = np.zeros(len(self._names) + 1, dtype=np.float32)  # query weight by feature id
         for f, w in query_w.items():
             fid = self._vocab.get(f)
             if fid is not None:
                 qmap[fid] = w
+        n_names = len(self._names)
+        phrase, content = self._phrase[:n_names], self._content[:n_names]
         docs = [self._docs[n] for n in nums]
         v_ids = [v[0] for d in docs for v in d.variants]
         v_w = [v[1] for d in docs for v in d.variants]
@@ -167,13 +181,19 @@ class LexicalIndex:
         denom = b2 * prec + rec
         sim = np.where(denom > 0, (1 + b2) * prec * rec / np.where(denom > 0, denom, 1), 0.0)
         aux_cov = [float(qmap[d.aux[0]].sum()) / q_total for d in docs]
-        all_cov = [float(qmap[d.terms].sum()) / q_total for d in docs]
+        all_cov, phrase_cov, unmatched = [], [], []
+        for d in docs:
+            hit = qmap[d.terms]
+            all_cov.append(float(hit.sum()) / q_total)
+            phrase_cov.append(float(hit[phrase[d.terms]].sum()) / q_phrase)
+            unmatched.append(max(0.0, q_content - float(hit[content[d.terms]].sum())) / q_total)
         out, start = [], 0
         for i, d in enumerate(docs):
             k = len(d.variants)
             j = int(np.argmax(sim[start:start + k])) if k else 0
-            best_sim = float(sim[start + j]) if k else 0.0
-            best_rec = float(rec[start + j]) if k else 0.0
-            out.append(LexicalScore(best_sim, best_rec, aux_cov[i], all_cov[i], j))
+            best = (float(sim[start + j]), float(rec[start + j]), float(prec[start + j]),
+                    float(rec[start:start + k].max())) if k else (0.0, 0.0, 0.0, 0.0)
+            out.append(LexicalScore(best[0], best[1], aux_cov[i], all_cov[i], j, best[2], best[3],
+                                    phrase_cov[i], unmatched[i]))
             start += k
         return out

@@ -15,6 +15,7 @@ from .calibration import Calibrator, evidence
 from .chitchat import is_chitchat
 from .dense import DenseIndex, Embedder
 from .lexical import LexicalIndex
+from .qtypes import question_types, type_mismatch
 from .schema import FaqEntry
 from .settings import RetrievalSettings
 from .text import Analyzer
@@ -61,6 +62,7 @@ class Retriever:
         self._entries: dict[str, FaqEntry] = {}
         self._num: dict[str, int] = {}
         self._ids: dict[int, str] = {}
+        self._types: dict[int, frozenset[str]] = {}  # what the entry's wordings ask for (qtypes.py)
         self._next = 0
         self._lock = threading.RLock()
         if embedder is None:
@@ -92,6 +94,9 @@ class Retriever:
     def _aux(entry: FaqEntry) -> str:
         return " ".join([entry.answer, *entry.tags])
 
+    def _question_types(self, entry: FaqEntry) -> frozenset[str]:
+        return frozenset().union(*(question_types(self.analyzer.normalize(t)) for t in entry.texts()))
+
     def load(self, entries: list[FaqEntry], batch: int = 2048) -> None:
         """Bulk add (start-up, import): embeds in batches."""
         for i in range(0, len(entries), batch):
@@ -105,6 +110,7 @@ class Retriever:
                 for e in chunk:
                     num = self._number(e.id)
                     self._entries[e.id] = e
+                    self._types[num] = self._question_types(e)
                     self.lexical.add(num, e.texts(), self._aux(e))
                     if vectors is not None:
                         n = len(e.texts())
@@ -118,6 +124,7 @@ class Retriever:
         with self._lock:
             num = self._number(entry.id)
             self._entries[entry.id] = entry
+            self._types[num] = self._question_types(entry)
             self.lexical.add(num, entry.texts(), self._aux(entry))
             if self.dense is not None and vectors is not None:
                 self.dense.add(num, vectors)
@@ -128,6 +135,7 @@ class Retriever:
             if num is None or faq_id not in self._entries:
                 return False
             del self._entries[faq_id]
+            self._types.pop(num, None)
             self.lexical.remove(num)
             if self.dense is not None:
                 self.dense.remove(num)
@@ -185,6 +193,15 @@ class Retriever:
         return [((lex.similarity + s.answer_weight * lex.aux_coverage + s.entry_weight * lex.entry_coverage) / norm,
                  lex.entry_coverage) for lex in self.lexical.score_many(query_w, nums)] if nums else []
 
+    def evidence(self, text: str, ranked: list[Candidate], query_w: dict[str, float], canonical: str) -> dict:
+        """Calibration features of the best candidate (see calibration.py)."""
+        top = ranked[0]
+        runner = ranked[1] if len(ranked) > 1 else None
+        num = self._num[top.faq_id]
+        mismatch = type_mismatch(question_types(self.analyzer.normalize(text)), self._types.get(num, frozenset()))
+        return evidence(self.lexical, query_w, num, top.score, top.coverage, runner.score if runner else 0.0,
+                        runner.coverage if runner else 0.0, len(canonical), mismatch)
+
     def search(self, text: str) -> Decision:
         s = self.settings
         ranked, chit, query_w, canonical = self._rank(text)
@@ -195,8 +212,7 @@ class Retriever:
             return Decision(SILENT, top.faq_id, 0.0, candidates=ranked[:5])
         runner = ranked[1] if len(ranked) > 1 else None
         with self._lock:
-            features = evidence(self.lexical, query_w, self._num[top.faq_id], top.score, top.coverage,
-                                runner.score if runner else 0.0, runner.coverage if runner else 0.0, len(canonical))
+            features = self.evidence(text, ranked, query_w, canonical)
         p = self.calibrator.probability(features)
         # A bare topic ("资格证") that several entries contain in full is a question
         # with no specific intent yet: offer the choices instead of guessing.

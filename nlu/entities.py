@@ -16,7 +16,7 @@ from pathlib import Path
 
 from .text import shadow, t2s
 from .training_data import TrainingData
-from .understanding import Entity
+from .understanding import Entity, message_shadow
 
 ENTITIES = ("amount", "plate", "phone", "highway", "stake", "place", "time")
 # On overlap the longer span wins; on equal length, the earlier entity in this order.
@@ -39,6 +39,12 @@ _BARE_NUMBER = re.compile(rf"(?<![0-9A-Za-z.+米吨点])\d+(?:\.\d+)?(?![0-9A-Za
 _MONEY_CUE = re.compile(r"运费|欠|罚|扣|给|付|结|赔|押金|保证金|费|钱|价|抽|退|交|损失|值|工资|收了|收我|要了|"
                         r"一趟|到手|块|元|现金|没到账|打款|压|少算|少给")
 _PLACE_SUFFIX = re.compile(r"服务区|收费站|县")
+_CJK_CHAR = re.compile(f"[{_CJK}]")
+_AMOUNT_NOISE = re.compile(r"\s+|块钱|块|元|塊錢|塊|多|来|左右")
+_AMOUNT_UNIT = re.compile(r"(\d+(?:\.\d+)?)([万千])(\d?)")
+_DECIMAL = re.compile(r"\d+(?:\.\d+)?")
+_PLATE_SEPARATOR = re.compile(r"[·•\s]")
+_NON_DIGIT = re.compile(r"\D")
 _PLACE_STOP = set("请问在到从去往的了是个那这我你他她们里上下边和跟与就都也还又被把给让向对说叫一有没进出过离近区站园县号段"
                   "停拉跑走来回住睡歇吃洗")
 
@@ -73,12 +79,12 @@ def cn_number(s: str) -> int | None:
 def amount_value(span: str) -> str:
     """Canonical amount in yuan as a string: 1.2万 -> 12000, 2万3 -> 23000, 四千二 -> 4200,
     3000多块 -> 3000. The span itself when it cannot be read."""
-    s = re.sub(r"\s+|块钱|块|元|塊錢|塊|多|来|左右", "", span).replace("萬", "万")
-    m = re.fullmatch(r"(\d+(?:\.\d+)?)([万千])(\d?)", s)
+    s = _AMOUNT_NOISE.sub("", span).replace("萬", "万")
+    m = _AMOUNT_UNIT.fullmatch(s)
     if m:
         unit = 10000 if m.group(2) == "万" else 1000
         value = float(m.group(1)) * unit + (int(m.group(3)) * unit // 10 if m.group(3) else 0)
-    elif re.fullmatch(r"\d+(?:\.\d+)?", s):
+    elif _DECIMAL.fullmatch(s):
         value = float(s)
     else:
         n = cn_number(s)
@@ -110,11 +116,12 @@ class EntityExtractor:
                 words = sorted({conv(w) for w in items}, key=len, reverse=True)  # longest first
                 self._lookups.append((name, re.compile("|".join(map(re.escape, words)), re.IGNORECASE)))
         self._synonyms = {conv(k).upper(): conv(v) for k, v in data.synonyms.items()}
+        self._patterns = self._regexes + self._lookups
 
     def extract(self, text: str) -> list[Entity]:
-        s = shadow(text)
+        s = message_shadow(text)
         found: list[tuple[str, int, int]] = []
-        for name, rx in self._regexes + self._lookups:
+        for name, rx in self._patterns:
             found += [(name, m.start(), m.end()) for m in rx.finditer(s) if m.end() > m.start()]
         found += [("amount", m.start(), m.end()) for m in _CN_AMOUNT.finditer(s)]
         found += self._places_by_suffix(s)
@@ -132,7 +139,7 @@ class EntityExtractor:
         out = []
         for m in _PLACE_SUFFIX.finditer(s):
             start = m.start()
-            while start > 0 and m.start() - start < 4 and re.match(f"[{_CJK}]", s[start - 1]) \
+            while start > 0 and m.start() - start < 4 and _CJK_CHAR.match(s[start - 1]) \
                     and s[start - 1] not in _PLACE_STOP:
                 start -= 1
             name = s[start:m.start()]
@@ -147,9 +154,9 @@ class EntityExtractor:
         if entity == "amount":
             return amount_value(simple)
         if entity == "plate":
-            return re.sub(r"[·•\s]", "", simple).upper()
+            return _PLATE_SEPARATOR.sub("", simple).upper()
         if entity == "phone":
-            return re.sub(r"\D", "", simple)
+            return _NON_DIGIT.sub("", simple)
         if entity in ("stake", "highway"):
             simple = simple.upper()
         return self._synonyms.get(simple.upper(), simple)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import asdict, dataclass, field
+from functools import lru_cache
 from typing import Literal
 
 from .text import shadow
@@ -43,8 +44,15 @@ _DANGER_NOW = re.compile(
 )
 
 
+@lru_cache(maxsize=64)
+def message_shadow(text: str) -> str:
+    """`shadow(text)` of the last few messages: entity extraction and the urgency check
+    both need it for the same message."""
+    return shadow(text)
+
+
 def danger_now(text: str) -> bool:
-    return bool(_DANGER_NOW.search(shadow(text)))
+    return bool(_DANGER_NOW.search(message_shadow(text)))
 
 
 @dataclass(frozen=True)

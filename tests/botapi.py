@@ -11,7 +11,8 @@ tend to catch bugs: long-polling ``getUpdates`` with ``offset`` confirmation and
 ``allowed_updates``; messages with unique ids, replies, inline keyboards, edits and deletes;
 uploads and downloads of files; polls; chats, members and administrators; the error answers
 (``chat not found``, ``message is not modified``, ``BUTTON_DATA_INVALID``, text over 4096
-characters, bad HTML, bot kicked or blocked, ...), and injected faults (429, 5xx, 403, delays).
+characters, bad HTML, bot kicked or blocked, ...), and injected faults (429, 5xx, 403, delays,
+and outages: every call failing for some seconds).
 
 What it does not: deliver to webhooks (``setWebhook`` is only recorded), inline mode, payments,
 forum topics, MarkdownV2 formatting (only its unescaped reserved characters are refused; the
@@ -174,6 +175,19 @@ class ApiError(Exception):
         return body
 
 
+@dataclass
+class _Outage:
+    """A time-based fault window (see :meth:`BotApiServer.outage`)."""
+
+    until: float  # time.monotonic()
+    kinds: tuple[str, ...]
+    methods: frozenset[str] | None
+    spare: frozenset[str]
+    retry_after: int
+    hang: float
+    calls: int = 0
+
+
 class BotApiServer:
     """The stand-in server: Bot API methods, an update queue and a record of every call.
 
@@ -231,6 +245,7 @@ class BotApiServer:
         self._votes: dict[str, dict[int, list[int]]] = {}  # poll id -> user id -> options
         self._faults: dict[str, list[ApiError]] = {}
         self._delays: dict[str, float] = {}
+        self._outage: _Outage | None = None  # a time-based fault window, see outage()
 
         self._loop: asyncio.AbstractEventLoop | None = None
         self._runner: web.AppRunner | None = None
@@ -460,6 +475,54 @@ class BotApiServer:
             else:
                 self._delays.pop(self._name(method), None)
 
+    def outage(self, seconds: float, kinds: tuple[str, ...] = ("429", "5xx", "timeout"), *,
+               methods: tuple[str, ...] | None = None, spare: tuple[str, ...] = ("getUpdates",),
+               retry_after: int = 1, hang: float = 10.0) -> None:
+        """For the next ``seconds``, every call of ``methods`` (None: all but ``spare``) fails.
+
+        ``kinds`` take turns call by call: ``"429"`` answers Too Many Requests with
+        ``retry_after``; ``"5xx"`` answers 500, 502, 503 in turn; ``"timeout"`` holds the
+        request for ``hang`` seconds (longer than PTB's 5 s read timeout, so the bot gives up
+        first) and then answers 504 without carrying it out, like a gateway whose upstream
+        never answered. No failed call takes effect. ``getUpdates`` is spared by default, so
+        the bot still receives messages and must answer them despite the outage.
+        """
+        for kind in kinds:
+            if kind not in ("429", "5xx", "timeout"):
+                raise ValueError(f"unknown outage kind {kind!r}")
+        with self._lock:
+            self._outage = _Outage(
+                until=time.monotonic() + seconds, kinds=tuple(kinds),
+                methods=None if methods is None else frozenset(self._name(m) for m in methods),
+                spare=frozenset(self._name(m) for m in spare), retry_after=retry_after, hang=hang)
+
+    @property
+    def outage_active(self) -> bool:
+        with self._lock:
+            return self._outage is not None and time.monotonic() < self._outage.until
+
+    def end_outage(self) -> None:
+        with self._lock:
+            self._outage = None
+
+    def _outage_fault(self, method: str) -> tuple[ApiError, float] | None:
+        """The error (and how long to hold the request first) while an outage covers it."""
+        with self._lock:
+            outage = self._outage
+            if outage is None or time.monotonic() >= outage.until or method in outage.spare:
+                return None
+            if outage.methods is not None and method not in outage.methods:
+                return None
+            kind = outage.kinds[outage.calls % len(outage.kinds)]
+            outage.calls += 1
+            if kind == "429":
+                text = DEFAULT_ERRORS[429].format(retry_after=outage.retry_after)
+                return ApiError(429, text, {"retry_after": outage.retry_after}), 0.0
+            if kind == "5xx":
+                status = (500, 502, 503)[(outage.calls // len(outage.kinds)) % 3]
+                return ApiError(status, DEFAULT_ERRORS[status]), 0.0
+            return ApiError(504, DEFAULT_ERRORS[504]), outage.hang
+
     def _name(self, method: str) -> str:
         return self._canonical.get(method.lower(), method)
 
@@ -490,6 +553,14 @@ class BotApiServer:
                 faults = self._faults.get(method)
                 if faults:
                     raise faults.pop(0)
+            outage = self._outage_fault(method)
+            if outage is not None:
+                error, hang = outage
+                if hang:  # the bot times out meanwhile; recorded now, as it may disconnect
+                    self._record(Call(method, params, arrived, failed=True, error=error.payload()))
+                    await self._pause(hang)
+                    return web.json_response(error.payload(), status=error.status)
+                raise error
             handler = self._handlers.get(method)
             if handler is None:
                 result: Any = True  # an unknown method: recorded, answered as done
@@ -543,6 +614,12 @@ class BotApiServer:
         """Updates queued and not yet confirmed by a getUpdates offset."""
         with self._lock:
             return copy.deepcopy(self._updates)
+
+    @property
+    def pending_count(self) -> int:
+        """How many updates are queued and not yet confirmed (no copies: cheap to poll)."""
+        with self._lock:
+            return len(self._updates)
 
     def _wake_pollers(self) -> None:
         loop = self._loop
@@ -729,6 +806,17 @@ class BotApiServer:
                      "chat_instance": str(abs(key[0]) * 7919 % 10**18), "data": data}
         self.add_update({"callback_query": query})
         return query_id
+
+    def remember(self, message: JSONDict) -> None:
+        """Keep a message pushed raw with :meth:`add_update`, so the bot can reply to it."""
+        with self._lock:
+            self._messages[(message["chat"]["id"], message["message_id"])] = copy.deepcopy(message)
+
+    def open_query(self, query_id: str) -> None:
+        """Let the bot answer callback query ``query_id`` (one pushed raw with
+        :meth:`add_update`); unknown ids are answered "query is too old", as stale ones are."""
+        with self._lock:
+            self._queries.setdefault(str(query_id), False)
 
     def my_chat_member(self, chat: JSONDict, user: JSONDict, old_status: str, new_status: str,
                        date: int | float | dtm.datetime | None = None) -> JSONDict:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import sys
+import uuid
 from pathlib import Path
 
 import pytest
@@ -33,15 +34,70 @@ def embedder(tmp_path_factory):
     return emb
 
 
+# PostgreSQL server for the tests that run on both databases (`make test` starts one with
+# tests/pg_server.sh and sets this); without it those tests skip their PostgreSQL half.
+PG_SERVER = os.environ.get("DRIVERHOME_TEST_PG_URL", "").rstrip("/")
+
+
+def _pg_admin():
+    from sqlalchemy import create_engine
+
+    return create_engine(f"{PG_SERVER}/postgres".replace("postgresql://", "postgresql+psycopg://", 1),
+                         isolation_level="AUTOCOMMIT", pool_pre_ping=True)  # survives a server restart
+
+
+@pytest.fixture(scope="session")
+def pg_template():
+    """A migrated database that each test's database is copied from (fast CREATE ... TEMPLATE)."""
+    from sqlalchemy import text
+
+    from bot.storage import Database
+
+    name = f"dh_template_{os.getpid()}"
+    admin = _pg_admin()
+    with admin.connect() as c:
+        c.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+        c.execute(text(f"CREATE DATABASE {name}"))
+    db = Database(f"{PG_SERVER}/{name}")
+    db.migrate()
+    db.dispose()
+    yield name
+    with admin.connect() as c:
+        c.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+    admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request, tmp_path):
+    """The database URL of a test that must hold on SQLite and on PostgreSQL alike."""
+    if request.param == "sqlite":
+        (tmp_path / "data").mkdir(exist_ok=True)
+        yield f"sqlite:///{tmp_path / 'data' / 'test.db'}"
+        return
+    if not PG_SERVER:
+        pytest.skip("no PostgreSQL server: set DRIVERHOME_TEST_PG_URL (make test starts one)")
+    from sqlalchemy import text
+
+    template = request.getfixturevalue("pg_template")
+    name = f"dh_test_{uuid.uuid4().hex[:12]}"
+    admin = _pg_admin()
+    with admin.connect() as c:
+        c.execute(text(f"CREATE DATABASE {name} TEMPLATE {template}"))
+    yield f"{PG_SERVER}/{name}"
+    with admin.connect() as c:
+        c.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+    admin.dispose()
+
+
 @pytest.fixture
 def make_config(tmp_path):
     """Write a config file into a temp folder (data, cache and DB stay there)."""
 
-    def make(extra: str = "", dense: bool = False) -> Path:
+    def make(extra: str = "", dense: bool = False, db_url: str = "sqlite:///data/test.db") -> Path:
         dict_dir = ROOT / "knowledge_base" / "dict"
         cfg = tmp_path / "config.yml"
         cfg.write_text(
-            "database:\n  url: sqlite:///data/test.db\n"
+            f"database:\n  url: {db_url}\n"
             f"knowledge_base:\n  faq_file: {ROOT / 'knowledge_base' / 'faq.yml'}\n"
             f"  dict_dir: {dict_dir}\n  cache_dir: data/cache\n"
             f"retrieval:\n  dense: {'true' if dense else 'false'}\n  model: not-on-disk/zh-model\n"

@@ -131,6 +131,62 @@ def test_latency(nlu):
     assert np.percentile(lat, 95) < 10
 
 
+# Inputs beyond the labelled sets: nothing, only emoji, a very long text, traditional
+# characters, only digits, only spaces, Latin letters in both cases.
+ODD_TEXTS = ["", "😀🚚👍🙏", ("老板欠我4200运费 拖了三个月了 " * 300)[:5000], "老闆欠我運費四千二 拖了三個月",
+             "13698512345", "   ", "ABC abc K1234+500 G75"]
+
+
+def _parity_texts() -> list[str]:
+    from nlu.evaluate import load_messages
+
+    texts = [m["text"] for name in ("test_messages.yml", "unseen_messages.yml")
+             for m in load_messages(ROOT / "nlu" / "data" / name)]
+    assert len(texts) > 300
+    return texts + ODD_TEXTS
+
+
+def _assert_same(model, texts):
+    """The single-message path against scikit-learn: per-model probabilities, combined
+    scores and the decision taken from them."""
+    from nlu.understanding import from_scores
+
+    for text in texts:
+        norm = model.normalize(text)
+        for fast, ref in zip(model.probabilities(norm), model.reference_probabilities(norm)):
+            assert np.allclose(fast, ref, rtol=0, atol=1e-9), text
+            assert int(np.argmax(fast)) == int(np.argmax(ref)), text
+        fast, ref = model.scores(text), model.reference_scores(text)
+        assert list(fast) == list(ref)
+        assert np.allclose(list(fast.values()), list(ref.values()), rtol=0, atol=1e-9), text
+        u_fast, u_ref = from_scores(fast, text, [], "embedded"), from_scores(ref, text, [], "embedded")
+        assert (u_fast.kind, u_fast.intent, u_fast.category, u_fast.urgent) == \
+            (u_ref.kind, u_ref.intent, u_ref.category, u_ref.urgent), text
+        assert abs(u_fast.confidence - u_ref.confidence) <= 1e-9, text
+
+
+def test_single_message_path_matches_sklearn(nlu):
+    _assert_same(nlu, _parity_texts())
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")  # norm=None trains slowly
+@pytest.mark.parametrize("options", [
+    {"analyzer": "char", "ngram_range": (2, 3), "norm": "l1", "lowercase": False},
+    {"analyzer": "word", "ngram_range": (1, 2), "sublinear_tf": False, "smooth_idf": False, "norm": None},
+    {"analyzer": "char_wb", "ngram_range": (1, 2), "binary": True, "use_idf": False},
+])
+def test_single_message_path_follows_vectorizer_settings(nlu, options):
+    """Other TfidfVectorizer settings than the ones in use: the fast path still agrees."""
+    import copy
+
+    from nlu import training_data
+
+    model = copy.copy(nlu)  # the session model keeps its own vectorizer
+    model.vectorizer_options = options
+    model.fit(training_data.load(DATA).examples)
+    _assert_same(model, _parity_texts()[::7] + ODD_TEXTS + ["ABC Abc abc 货车ABC"])
+
+
 async def test_service_embedded():
     from nlu.service import NluService
     from nlu.settings import NluSettings

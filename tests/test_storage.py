@@ -9,8 +9,8 @@ from bot.config import load_settings
 from knowledge_base.schema import FaqEntry, read_file
 
 
-def test_migrations_create_tables_and_seed(make_config):
-    settings = load_settings(make_config())
+def test_migrations_create_tables_and_seed(make_config, db_url):
+    settings = load_settings(make_config(db_url=db_url))
     app = App.build(settings)
     try:
         tables = set(inspect(app.db.engine).get_table_names())
@@ -20,8 +20,8 @@ def test_migrations_create_tables_and_seed(make_config):
         app.close()
 
 
-def test_edits_survive_a_restart_and_are_logged(make_config):
-    settings = load_settings(make_config())
+def test_edits_survive_a_restart_and_are_logged(make_config, db_url):
+    settings = load_settings(make_config(db_url=db_url))
     app = App.build(settings)
     entry = FaqEntry(id="test-new", question="测试新问题：夜里哪里能修车？", answer="打12122或找支部书记。")
     assert app.kb.upsert(entry, actor="admin:42") == "added"
@@ -30,7 +30,7 @@ def test_edits_survive_a_restart_and_are_logged(make_config):
     app.kb.remove(first.id, actor="admin:42")
     app.close()
 
-    again = App.build(load_settings(make_config()))
+    again = App.build(load_settings(make_config(db_url=db_url)))
     try:
         assert again.kb.get("test-new").answer == "先打12122。"
         assert again.kb.get(first.id) is None

@@ -33,8 +33,8 @@ def item(item_id: str, day: date | None = None) -> StudyItem:
 
 
 @pytest.fixture
-def db(tmp_path):
-    database = Database(f"sqlite:///{tmp_path / 'study.db'}")
+def db(db_url):
+    database = Database(db_url)
     database.migrate()
     yield database
     database.dispose()

@@ -32,8 +32,8 @@ GROUP, SECRETARY, ADMIN, DRIVER, OTHER = -100100, 700, 900, 501, 502
 
 
 @pytest.fixture
-def db(tmp_path):
-    database = Database(f"sqlite:///{tmp_path / 'tickets.db'}")
+def db(db_url):
+    database = Database(db_url)
     database.migrate()
     yield database
     database.dispose()

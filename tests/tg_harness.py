@@ -69,10 +69,10 @@ class Harness:
         return self.server.press(user or self.driver, message, data)
 
 
-def write_config(tmp_path: Path, root: Path, extra: str = "") -> Path:
+def write_config(tmp_path: Path, root: Path, extra: str = "", db_url: str = "sqlite:///data/bot.db") -> Path:
     cfg = tmp_path / "config.yml"
     cfg.write_text(
-        "database:\n  url: sqlite:///data/bot.db\n"
+        f"database:\n  url: {db_url}\n"
         f"knowledge_base:\n  faq_file: {root / 'knowledge_base' / 'faq.yml'}\n"
         f"  dict_dir: {root / 'knowledge_base' / 'dict'}\n  cache_dir: data/cache\n"
         "retrieval:\n  dense: false\n"

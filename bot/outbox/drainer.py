@@ -2,7 +2,8 @@
 
 Claiming is a conditional UPDATE (`... WHERE id = ? AND state = 'pending' AND (claimed_until
 IS NULL OR claimed_until < now)`), which SQLite and PostgreSQL both accept, so several
-processes can drain one database without sending a row twice. A worker that dies mid-way
+processes can drain one database without sending a row twice; on PostgreSQL the candidates
+are selected `FOR UPDATE SKIP LOCKED`, so two drainers never queue behind each other. A worker that dies mid-way
 leaves a lease that expires; its rows are then taken over. One chat's rows go out in order;
 different chats are sent to concurrently.
 """
@@ -130,17 +131,17 @@ class Drainer:
         # not hold the chat up: after a crash that would stall the chat for a whole lease.)
         held_up = exists().where(earlier.chat_id == OutboxRow.chat_id, earlier.state == PENDING,
                                  earlier.id < OutboxRow.id, earlier.next_attempt_at > now)
+        lease = now + timedelta(seconds=self.settings.lease_s)
         with self.db.session() as s:
+            # PostgreSQL: rows another process is claiming right now are skipped, not waited for
+            # (FOR UPDATE SKIP LOCKED; SQLite, one writer at a time, has no row locks).
             wanted = list(s.scalars(
                 select(OutboxRow.id)
                 .where(OutboxRow.state == PENDING, OutboxRow.next_attempt_at <= now, free, ~held_up)
-                .order_by(OutboxRow.id).limit(self.settings.batch)))
-        if not wanted:
-            return []
-        lease = now + timedelta(seconds=self.settings.lease_s)
-        claimed: list[int] = []
-        with self.db.session() as s:
-            for row_id in wanted:
+                .order_by(OutboxRow.id).limit(self.settings.batch)
+                .with_for_update(skip_locked=True, of=OutboxRow)))
+            claimed: list[int] = []
+            for row_id in wanted:  # the condition again: a row taken meanwhile is left alone
                 result = s.execute(
                     update(OutboxRow)
                     .where(OutboxRow.id == row_id, OutboxRow.state == PENDING, free)

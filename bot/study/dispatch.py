@@ -140,6 +140,12 @@ class Dispatcher:
         if self._lock is None:
             self._lock = asyncio.Lock()
         async with self._lock:  # the start-up catch-up and the regular tick may overlap
+            was_leader = self.service.lease.held
+            if not await asyncio.to_thread(self.service.lease.hold):
+                self._resolved = False  # when this process takes over, it resolves orphans first
+                return 0  # another process dispatches
+            if not was_leader:
+                self._resolved = False
             if not self._resolved:
                 self._resolved = True
                 n = await asyncio.to_thread(self.ledger.resolve_orphans)

@@ -56,7 +56,7 @@ class StudySendRow(Base):
     day: Mapped[date] = mapped_column(Date)  # local date in the study time zone
     item_id: Mapped[str] = mapped_column(String(80))
     cycle: Mapped[int] = mapped_column(Integer)  # rotation round; -1 for a dated item
-    state: Mapped[str] = mapped_column(String(16))
+    state: Mapped[str] = mapped_column(String(16), index=True)  # /metrics counts by state
     owner: Mapped[str] = mapped_column(String(40))  # the process that claimed it
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     claimed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

@@ -4,7 +4,6 @@ synchronous (the dispatcher calls it from a worker thread); time comes from `clo
 from __future__ import annotations
 
 import logging
-import uuid
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone
 
@@ -12,6 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from ..storage import Database
+from ..storage.leases import Lease, process_id
 from .branches import Branch, branches
 from .ledger import SendLedger, SendRecord
 from .library import StudyLibrary
@@ -67,8 +67,10 @@ class StudyService:
         self.library_path = library_path
         self.branch_source = branch_source  # the app settings (for `branches`), or None
         self.clock = clock
-        self.owner = owner or uuid.uuid4().hex[:12]
+        self.owner = owner or process_id()
         self.ledger = SendLedger(db, self.owner, settings.max_attempts)
+        # One process dispatches at a time (see bot/storage/leases.py); renewed every tick.
+        self.lease = Lease(db, "study-dispatch", seconds=max(3 * settings.tick_s, 10), holder=self.owner)
         self.stats = StudyStats(db)
         self.tz = settings.tz
         self.default_time = parse_hhmm(settings.send_time)

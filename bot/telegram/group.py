@@ -7,13 +7,14 @@ from datetime import datetime, timezone
 
 from telegram import Update
 from telegram.constants import ChatMemberStatus, ChatType
-from telegram.error import Forbidden, TelegramError
+from telegram.error import BadRequest, Forbidden, TelegramError
 from telegram.ext import ApplicationHandlerStop
 
 from .. import texts
 from ..events import ButtonPress, Reply
 from .context import BotContext
 from .convert import incoming, send_kwargs
+from .deferred import defer, passing
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +31,10 @@ async def send_replies(context: BotContext, chat_id: int, replies: list[Reply]) 
         except Forbidden as exc:  # a person who never started the bot, or blocked it
             log.info("cannot message chat %s: %s", reply.chat_id or chat_id, exc.message)
             continue
+        except TelegramError as exc:  # rate limit, 5xx, timeout: retried through the outbox
+            if passing(exc) and defer(context, chat_id, reply, exc):
+                continue
+            raise
         pipeline.delivered(reply.chat_id or chat_id, reply, sent.message_id)
 
 
@@ -78,7 +83,10 @@ async def on_button(update: Update, context: BotContext) -> None:
     press = ButtonPress(chat_id=query.message.chat.id, user_id=query.from_user.id, action=query.data or "",
                         message_id=query.message.message_id, platform="telegram")
     outcome = await context.services.app.pipeline.handle_press(press)
-    await query.answer(outcome.notice, show_alert=outcome.alert)
+    try:
+        await query.answer(outcome.notice, show_alert=outcome.alert)
+    except BadRequest as exc:  # pressed long ago (e.g. during downtime): the replies still go out
+        log.info("could not answer a button press: %s", exc.message)
     await send_replies(context, query.message.chat.id, outcome.replies)
 
 

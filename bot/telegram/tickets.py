@@ -161,7 +161,10 @@ async def on_press(update: Update, context: BotContext) -> None:
     press = ButtonPress(chat_id=query.message.chat.id, user_id=query.from_user.id, action=query.data or "",
                         message_id=query.message.message_id, platform="telegram")
     result = await _tickets(context).desk.press(press, user_name=query.from_user.full_name)
-    await query.answer(result.notice, show_alert=result.alert)
+    try:
+        await query.answer(result.notice, show_alert=result.alert)
+    except BadRequest as exc:  # pressed long ago (e.g. during downtime): the card is still updated
+        log.info("could not answer a button press: %s", exc.message)
     if result.edit_text is None and result.edit_buttons is None:
         return
     markup = keyboard(result.edit_buttons or [], context.bot.username)

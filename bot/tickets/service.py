@@ -171,6 +171,8 @@ class TicketService:
                         draft = s.get(TicketDraft, draft_id)
                         if draft is None or draft.state != "open":
                             return None
+                    if self._filed_before(s, r):
+                        return None  # the same message handled again (e.g. after a database error)
                     outcome = self._report(s, r)
                     if draft is not None:
                         draft.state, draft.ticket_id = "used", outcome.ticket_id
@@ -181,6 +183,15 @@ class TicketService:
                     raise
                 log.info("a concurrent write (ticket number or the same ticket); retrying")
         raise AssertionError("unreachable")
+
+    @staticmethod
+    def _filed_before(s: Session, r: Report) -> bool:
+        """This very message already made or joined a ticket (each message is filed once)."""
+        if r.message_id is None:
+            return False
+        chat = Complainant.chat_id.is_(None) if r.chat_id is None else Complainant.chat_id == r.chat_id
+        return s.scalar(select(Complainant.id).where(Complainant.user_id == r.user_id, chat,
+                                                     Complainant.message_id == r.message_id).limit(1)) is not None
 
     def _branch_for(self, s: Session, r: Report) -> str | None:
         if r.chat_id is not None:

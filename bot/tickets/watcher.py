@@ -12,10 +12,12 @@ from collections import Counter
 from datetime import datetime, timedelta
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
 from . import texts, views
+from ..storage.leases import Lease
 from .branches import BranchDirectory
 from .models import NEED_INFO, OPEN, RESOLVED, Complainant, Ticket, TicketEvent
 
@@ -25,16 +27,21 @@ log = logging.getLogger(__name__)
 class SlaWatcher:
     def __init__(self, service):
         self.svc = service
+        # One process watches at a time (bot/storage/leases.py); renewed on every run.
+        self.lease = Lease(service.db, "sla-watch", seconds=max(3 * service.settings.watch_interval_s, 10))
 
     def run(self) -> Counter:
         now = self.svc.clock.now()
         done: Counter = Counter()
+        if not self.lease.hold():
+            return done  # another process watches
         with self.svc.db.session() as s:
             ids = list(s.scalars(select(Ticket.id).where(Ticket.state.in_(OPEN + (RESOLVED,))).order_by(Ticket.id)))
         for ticket_id in ids:  # one transaction per ticket: a conflict skips only that one
             try:
                 with self.svc.db.session() as s:
-                    t = s.get(Ticket, ticket_id)
+                    # A ticket another transaction is changing right now is looked at next round.
+                    t = s.get(Ticket, ticket_id, with_for_update={"skip_locked": True})
                     if t is None:
                         continue
                     if t.state == RESOLVED:
@@ -42,7 +49,7 @@ class SlaWatcher:
                     elif t.state in OPEN:
                         for kind, due in self._deadlines(t):
                             self._deadline(s, t, kind, due, now, done)
-            except StaleDataError:
+            except (StaleDataError, IntegrityError):
                 log.info("ticket %s changed while being watched; next round", ticket_id)
         if done:
             log.info("SLA watcher: %s", dict(done))

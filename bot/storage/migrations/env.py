@@ -5,6 +5,7 @@ from alembic import context
 from bot.storage.models import Base
 import bot.study.models  # noqa: F401,E402  (study tables in the target metadata)
 import bot.outbox.models, bot.tickets.models  # noqa: F401,E402  (ticket and outbox tables)
+import bot.storage.leases  # noqa: F401,E402  (named leases)
 
 config = context.config
 connection = config.attributes.get("connection")

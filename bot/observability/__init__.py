@@ -1,0 +1,1 @@
+"""Platform-free observability: metrics (Prometheus), health checks and structured logs."""
