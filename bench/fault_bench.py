@@ -21,7 +21,6 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from datetime import datetime, timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -38,21 +37,6 @@ COMPLAINTS = ["运费拖欠1000元两个月了", "息烽服务区厕所坏了没
               "货主压价还拖着不结账", "都匀物流园司机之家热水坏了"]
 
 
-class FlowingClock:
-    """The study clock: a local time that flows on in real time."""
-
-    def __init__(self, local: str):
-        self.set(local)
-
-    def set(self, local: str) -> None:
-        from study_helpers import SHANGHAI
-
-        self.base, self.t0 = datetime.fromisoformat(local).replace(tzinfo=SHANGHAI), time.monotonic()
-
-    def __call__(self) -> datetime:
-        return self.base + timedelta(seconds=time.monotonic() - self.t0)
-
-
 def _replied_to(call) -> int | None:
     return (call.params.get("reply_parameters") or {}).get("message_id")
 
@@ -67,7 +51,7 @@ def _tally(expected: list, got: Counter) -> tuple[int, int, int, int]:
 
 async def run(args) -> None:
     from botapi import BotApiServer
-    from study_helpers import register, study_config, study_posts
+    from study_helpers import FlowingClock, register, study_config, study_posts
     from tg_harness import TOKEN, running_bot, write_config
 
     from bot.study.models import UNKNOWN

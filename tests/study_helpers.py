@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -26,6 +27,19 @@ class Clock:
 
     def __call__(self) -> datetime:
         return self.now
+
+
+class FlowingClock:
+    """The study clock set to a local time that then flows on in real time (so retries come due)."""
+
+    def __init__(self, local: str):
+        self.set(local)
+
+    def set(self, local: str) -> None:
+        self.base, self.t0 = datetime.fromisoformat(local).replace(tzinfo=SHANGHAI), time.monotonic()
+
+    def __call__(self) -> datetime:
+        return self.base + timedelta(seconds=time.monotonic() - self.t0)
 
 
 def study_config(library: Path | None = None, **overrides) -> str:

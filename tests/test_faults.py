@@ -15,13 +15,12 @@ import os
 import signal
 import time
 from collections import Counter
-from datetime import datetime, timedelta
 
 import pytest
 from botapi import BotApiServer
 from conftest import ROOT
 from sqlalchemy import select
-from study_helpers import SHANGHAI, register, study_config, study_posts
+from study_helpers import FlowingClock, register, study_config, study_posts
 from tg_harness import TOKEN, running_bot, write_config
 
 from bot.outbox import OutboxRow
@@ -47,19 +46,6 @@ outbox:
 
 QUESTIONS = ["龙溪大道限高多少？", "六轴半挂车限重多少吨？", "驾驶证扣满12分了怎么办？", "货车ETC在哪里办？"]
 COMPLAINTS = ["运费拖欠1000元两个月了", "息烽服务区厕所坏了没人修", "龙里收费站乱收费"]
-
-
-class FlowingClock:
-    """The study clock: a local time that flows on in real time, so retries come due."""
-
-    def __init__(self, local: str):
-        self.set(local)
-
-    def set(self, local: str) -> None:
-        self.base, self.t0 = datetime.fromisoformat(local).replace(tzinfo=SHANGHAI), time.monotonic()
-
-    def __call__(self) -> datetime:
-        return self.base + timedelta(seconds=time.monotonic() - self.t0)
 
 
 @pytest.fixture
