@@ -7,6 +7,22 @@ polls (the outbox drainer, backoff) still sees time pass."""
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
+from typing import Annotated
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import AfterValidator
+
+
+def _known_zone(name: str) -> str:
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"unknown time zone {name!r}") from None
+    return name
+
+
+# A settings field holding an IANA time zone name (e.g. Asia/Shanghai), checked when loaded.
+TimeZoneName = Annotated[str, AfterValidator(_known_zone)]
 
 
 class Clock:

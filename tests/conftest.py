@@ -6,6 +6,7 @@ import os
 import shutil
 import sys
 import uuid
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -67,6 +68,23 @@ def pg_template():
     admin.dispose()
 
 
+@contextmanager
+def pg_database(prefix: str, template: str | None = None):
+    """A new PostgreSQL database (a copy of `template` if given), dropped afterwards; its URL."""
+    from sqlalchemy import text
+
+    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
+    admin = _pg_admin()
+    with admin.connect() as c:
+        c.execute(text(f"CREATE DATABASE {name}" + (f" TEMPLATE {template}" if template else "")))
+    try:
+        yield f"{PG_SERVER}/{name}"
+    finally:
+        with admin.connect() as c:
+            c.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+        admin.dispose()
+
+
 @pytest.fixture(params=["sqlite", "postgresql"])
 def db_url(request, tmp_path):
     """The database URL of a test that must hold on SQLite and on PostgreSQL alike."""
@@ -76,17 +94,19 @@ def db_url(request, tmp_path):
         return
     if not PG_SERVER:
         pytest.skip("no PostgreSQL server: set DRIVERHOME_TEST_PG_URL (make test starts one)")
-    from sqlalchemy import text
+    with pg_database("dh_test", template=request.getfixturevalue("pg_template")) as url:
+        yield url
 
-    template = request.getfixturevalue("pg_template")
-    name = f"dh_test_{uuid.uuid4().hex[:12]}"
-    admin = _pg_admin()
-    with admin.connect() as c:
-        c.execute(text(f"CREATE DATABASE {name} TEMPLATE {template}"))
-    yield f"{PG_SERVER}/{name}"
-    with admin.connect() as c:
-        c.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-    admin.dispose()
+
+@pytest.fixture
+def db(db_url):
+    """A migrated database on `db_url`, for the service-level tests."""
+    from bot.storage import Database
+
+    database = Database(db_url)
+    database.migrate()
+    yield database
+    database.dispose()
 
 
 @pytest.fixture

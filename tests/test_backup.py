@@ -9,7 +9,6 @@ import hashlib
 import os
 import subprocess
 import threading
-import uuid
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -26,7 +25,7 @@ from bot.storage.models import FaqRevision
 from bot.tickets.models import Ticket
 from bot.tickets.service import Report, TicketService
 from bot.tickets.settings import BranchSettings, TicketSettings
-from conftest import DRIVERHOME, PG_SERVER, ROOT
+from conftest import DRIVERHOME, ROOT
 from knowledge_base.schema import FaqEntry
 
 GROUP, SECRETARY, DRIVER = -100100, 700, 501
@@ -59,16 +58,10 @@ def other_db_url(db_url, tmp_path):
     if db_url.startswith("sqlite"):
         yield f"sqlite:///{tmp_path / 'fresh' / 'data' / 'restored.db'}"
         return
-    from conftest import _pg_admin
+    from conftest import pg_database
 
-    name = f"dh_restore_{uuid.uuid4().hex[:12]}"
-    admin = _pg_admin()
-    with admin.connect() as c:
-        c.execute(text(f"CREATE DATABASE {name}"))
-    yield f"{PG_SERVER}/{name}"
-    with admin.connect() as c:
-        c.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-    admin.dispose()
+    with pg_database("dh_restore") as url:
+        yield url
 
 
 def ticket_service(db: Database) -> TicketService:

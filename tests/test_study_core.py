@@ -13,7 +13,6 @@ import yaml
 from conftest import ROOT
 
 from bot.chats import ChatRegistry
-from bot.storage import Database
 from bot.study.branches import branches, secretaries_of
 from bot.study.dispatch import Pacer
 from bot.study.ledger import SendLedger
@@ -30,14 +29,6 @@ NOW = datetime(2026, 3, 2, 0, 0, tzinfo=timezone.utc)  # 08:00 in Shanghai
 
 def item(item_id: str, day: date | None = None) -> StudyItem:
     return StudyItem(id=item_id, title=f"标题{item_id}", body="正文", source="来源", date=day)
-
-
-@pytest.fixture
-def db(db_url):
-    database = Database(db_url)
-    database.migrate()
-    yield database
-    database.dispose()
 
 
 @pytest.fixture

@@ -16,7 +16,6 @@ from bot.chats import AdminDirectory
 from bot.clock import Clock
 from bot.outbox import Drainer, OutboxRow, RetryLater, Undeliverable, enqueue
 from bot.outbox.settings import OutboxSettings
-from bot.storage import Database
 from bot.tickets.calendar import WorkCalendar
 from bot.tickets.export import export_csv
 from bot.tickets.grading import Grader
@@ -29,14 +28,6 @@ from bot.tickets.watcher import SlaWatcher
 SH = timezone(timedelta(hours=8))
 TUESDAY_10 = datetime(2026, 11, 24, 10, 0, tzinfo=SH)  # a Tuesday, 10:00 in Shanghai
 GROUP, SECRETARY, ADMIN, DRIVER, OTHER = -100100, 700, 900, 501, 502
-
-
-@pytest.fixture
-def db(db_url):
-    database = Database(db_url)
-    database.migrate()
-    yield database
-    database.dispose()
 
 
 @pytest.fixture

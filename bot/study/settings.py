@@ -5,9 +5,11 @@ from __future__ import annotations
 import re
 from datetime import time
 from pathlib import Path
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from ..clock import TimeZoneName
 
 HHMM = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
 
@@ -25,7 +27,7 @@ class StudySettings(BaseModel):
 
     enabled: bool = True
     library_file: Path = Path("knowledge_base/study.yml")  # a file, or a folder of *.yml
-    timezone: str = "Asia/Shanghai"
+    timezone: TimeZoneName = "Asia/Shanghai"
     send_time: str = "07:30"  # default per group; groups change theirs with /study_time
     catchup_until: str = "12:00"  # after downtime a missed item is still sent until then...
     catchup_min_minutes: int = Field(60, ge=1, le=24 * 60)  # ...and at least this long after its time
@@ -43,15 +45,6 @@ class StudySettings(BaseModel):
     def _hhmm(cls, v: str) -> str:
         t = parse_hhmm(v)
         return f"{t.hour:02d}:{t.minute:02d}"
-
-    @field_validator("timezone")
-    @classmethod
-    def _tz(cls, v: str) -> str:
-        try:
-            ZoneInfo(v)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"unknown time zone {v!r}") from None
-        return v
 
     @property
     def tz(self) -> ZoneInfo:

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from datetime import date, time
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from typing import Annotated
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+
+from ..clock import TimeZoneName
 
 
 class BranchSettings(BaseModel):
@@ -77,7 +78,7 @@ class TicketSettings(BaseModel):
                                   "快报警", "正在偷", "快来人"]
 
     grades: GradesSettings = GradesSettings()
-    timezone: str = "Asia/Shanghai"
+    timezone: TimeZoneName = "Asia/Shanghai"
     work_start: time = time(9, 0)
     work_end: time = time(18, 0)
     holidays: list[date] = []  # weekdays off (法定节假日)
@@ -95,15 +96,6 @@ class TicketSettings(BaseModel):
     # A private chat opened from a ticket's button adds what the driver sends for this long.
     details_window_min: int = Field(30, ge=1)
     watch_interval_s: float = Field(60.0, gt=0)
-
-    @field_validator("timezone")
-    @classmethod
-    def _tz(cls, v: str) -> str:
-        try:
-            ZoneInfo(v)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"unknown time zone {v!r}") from None
-        return v
 
     @model_validator(mode="after")
     def _check(self):
