@@ -9,7 +9,7 @@ import asyncio
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import bindparam, func, select, update
+from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
@@ -28,6 +28,9 @@ class InboxItem:
     last_at: datetime
 
 
+_INSERT_ANSWER = insert(AnswerRow.__table__).returning(AnswerRow.__table__.c.id)
+
+
 class AnswerLog:
     DELIVERED_BATCH = 200  # message ids written at once at most
     DELIVERED_DELAY_S = 0.5  # longest wait before they are written
@@ -40,13 +43,13 @@ class AnswerLog:
 
     def record(self, chat_id: int, user_id: int, question: str, faq_id: str | None, decision: str,
                score: float) -> int:
-        """One committed row per answer, before it is sent: its buttons carry the id."""
-        with self.db.session() as s:
-            row = AnswerRow(chat_id=chat_id, user_id=user_id, question=question, faq_id=faq_id,
-                            decision=decision, score=score, at=utcnow())
-            s.add(row)
-            s.flush()
-            return row.id
+        """One committed row per answer, before it is sent: its buttons carry the id. A plain
+        INSERT ... RETURNING: it runs for every answer, and the ORM's unit of work cost three
+        times as much for a row nothing else touches."""
+        with self.db.engine.begin() as conn:
+            return conn.execute(_INSERT_ANSWER, {
+                "chat_id": chat_id, "user_id": user_id, "question": question, "faq_id": faq_id,
+                "decision": decision, "score": score, "message_id": None, "at": utcnow()}).scalar_one()
 
     def delivered(self, answer_id: int, message_id: int) -> None:
         """Note which message carried the answer. Written in batches (one UPDATE per half

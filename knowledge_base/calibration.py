@@ -14,33 +14,37 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import yaml
 
 from .lexical import LexicalIndex
 from .text import STOP_UNITS
 
+if TYPE_CHECKING:
+    from .retriever import Candidate
+
 FEATURES = ("score", "margin", "coverage", "runner_coverage", "similarity", "variant_coverage",
             "answer_coverage", "unmatched_max", "unmatched_share", "length", "type_mismatch")
 DEFAULT_FILE = Path(__file__).with_name("calibration.yml")
 
 
-def evidence(index: LexicalIndex, query_w: dict[str, float], top_num: int, top_score: float,
-             top_coverage: float, runner_score: float, runner_coverage: float, length: int,
-             type_mismatch: float = 0.0) -> dict[str, float]:
-    """The features of one query's best candidate (see FEATURES)."""
-    lex = index.score(query_w, top_num)
-    terms = index.terms(top_num)
+def evidence(index: LexicalIndex, query_w: dict[str, float], top_num: int, top: Candidate,
+             runner: Candidate | None, length: int, type_mismatch: float = 0.0) -> dict[str, float]:
+    """The features of one query's best candidate (see FEATURES); `top` and `runner` come
+    from the ranking of the same query, which already scored them lexically."""
     total = sum(query_w.values()) or 1.0
-    unmatched = [w for f, w in query_w.items() if f[0] == "u" and f not in terms and f[1:] not in STOP_UNITS]
+    content = [(f, w) for f, w in query_w.items() if f[0] == "u" and f[1:] not in STOP_UNITS]
+    found = index.contains(top_num, [f for f, _ in content])
+    unmatched = [w for (_, w), hit in zip(content, found) if not hit]
     return {
-        "score": top_score,
-        "margin": top_score - runner_score,
-        "coverage": top_coverage,
-        "runner_coverage": runner_coverage,
-        "similarity": lex.similarity if lex else 0.0,
-        "variant_coverage": lex.coverage if lex else 0.0,
-        "answer_coverage": lex.aux_coverage if lex else 0.0,
+        "score": top.score,
+        "margin": top.score - (runner.score if runner else 0.0),
+        "coverage": top.coverage,
+        "runner_coverage": runner.coverage if runner else 0.0,
+        "similarity": top.similarity,
+        "variant_coverage": top.variant_coverage,
+        "answer_coverage": top.answer_coverage,
         "unmatched_max": max(unmatched, default=0.0),
         "unmatched_share": sum(unmatched) / total,
         "length": min(length, 40) / 10.0,

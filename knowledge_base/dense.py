@@ -197,16 +197,25 @@ class DenseIndex:
             return {}
         scores, ids = self.index.search(query.reshape(1, -1).astype(np.float32), min(k, self.index.ntotal))
         best: dict[int, float] = {}
-        for s, i in zip(scores[0], ids[0]):
+        for s, i in zip(scores[0].tolist(), ids[0].tolist()):
             if i < 0:
                 continue
-            num = int(i) // SLOTS
-            best[num] = max(best.get(num, -1.0), float(s))
+            num = i // SLOTS
+            best[num] = max(best.get(num, -1.0), s)
         return best
 
-    def similarity(self, query: np.ndarray, num: int) -> float:
-        n = self._count.get(num)
-        if not n:
-            return 0.0
-        vecs = np.stack([self.index.reconstruct(int(num * SLOTS + i)) for i in range(n)])
-        return float(np.max(vecs @ query))
+    def similarities(self, query: np.ndarray, nums: list[int]) -> list[float]:
+        """Best cosine of each entry over all its vectors (0.0 when it has none).
+
+        One FAISS call fetches every vector; each entry's own block is then multiplied
+        separately, because BLAS rounds the same dot product differently at other shapes."""
+        counts = np.fromiter((self._count.get(n, 0) for n in nums), dtype=np.int64, count=len(nums))
+        total = int(counts.sum())
+        if not total:
+            return [0.0] * len(nums)
+        ends = np.cumsum(counts)
+        starts = ends - counts
+        keys = np.repeat(np.asarray(nums, dtype=np.int64) * SLOTS - starts, counts) + np.arange(total)
+        vecs = self.index.reconstruct_batch(keys)
+        return [float((vecs[a:b] @ query).max()) if b > a else 0.0
+                for a, b in zip(starts.tolist(), ends.tolist())]

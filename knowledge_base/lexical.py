@@ -2,14 +2,16 @@
 
 Entries are added, changed and removed one at a time (admins edit live), so there is
 no global fit step: document frequencies are posting-list lengths kept up to date, and
-IDF is read from them at query time. Features are interned as integer ids and each
-entry keeps small numpy arrays, so 50,000 entries fit in a few hundred megabytes.
+IDF is read from them at query time (and kept until the next edit). Features are interned
+as integer ids and each entry keeps small numpy arrays, so 50,000 entries fit in a few
+hundred megabytes.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 
@@ -18,9 +20,12 @@ from .text import STOP_UNITS, Analyzer
 
 @dataclass
 class _Doc:
-    variants: list[tuple[np.ndarray, np.ndarray]]  # (sorted feature ids, weights) per question/alternate
-    aux: tuple[np.ndarray, np.ndarray]  # answer and tags
-    terms: np.ndarray  # sorted ids of every feature in the entry
+    ids: np.ndarray  # sorted feature ids of each question/alternate, one variant after another
+    weights: np.ndarray  # their weights
+    lengths: np.ndarray  # features per variant (at least one variant, possibly empty)
+    sums: np.ndarray  # [_GAP, terms, _GAP, answer and tag ids]: see score_arrays
+    detail: np.ndarray  # [_GAP, phrase terms, _GAP, content terms]
+    terms: np.ndarray  # sorted ids of every feature in the entry (a view into `sums`)
 
 
 @dataclass(frozen=True)
@@ -36,7 +41,27 @@ class LexicalScore:
     unmatched: float = 0.0  # share of the query's weight in content characters the entry lacks
 
 
+class LexicalScores(NamedTuple):
+    """The fields of LexicalScore as arrays, one row per entry (no per-entry objects);
+    phrase_coverage and unmatched are None unless asked for."""
+
+    similarity: np.ndarray
+    coverage: np.ndarray
+    aux_coverage: np.ndarray
+    entry_coverage: np.ndarray
+    variant: np.ndarray
+    precision: np.ndarray
+    best_recall: np.ndarray
+    phrase_coverage: np.ndarray | None
+    unmatched: np.ndarray | None
+
+
 _EMPTY = (np.zeros(0, dtype=np.int32), np.zeros(0, dtype=np.float32))
+_GAP = np.full(1, -1, dtype=np.int32)  # id whose query weight is always 0 (see score_arrays)
+
+
+def _gapped(*parts: np.ndarray) -> np.ndarray:
+    return np.concatenate([a for part in parts for a in (_GAP, part)])
 
 
 class LexicalIndex:
@@ -49,6 +74,8 @@ class LexicalIndex:
         self._names: list[str] = []
         self._postings: dict[int, list[int]] = {}
         self._arrays: dict[int, np.ndarray] = {}
+        self._idf: dict[str, float] = {}  # by feature, until the next edit changes any of them
+        self._idf_ids: np.ndarray | None = None  # IDF by feature id (numpy's log1p), until the next edit
         self._df = np.zeros(1024, dtype=np.int32)  # document frequency by feature id
         self._phrase = np.zeros(1024, dtype=bool)  # feature id is a bigram or a word
         self._content = np.zeros(1024, dtype=bool)  # feature id is a content character
@@ -82,11 +109,18 @@ class LexicalIndex:
         """Add or replace one entry: `texts` are its question and alternates."""
         if num in self._docs:
             self.remove(num)
-        variants = [self._encode(self.analyzer.features(t).weights) for t in texts]
+        # No texts scores like one empty text: nothing shared, variant 0.
+        variants = [self._encode(self.analyzer.features(t).weights) for t in texts] or [_EMPTY]
         aux = self._encode(self.analyzer.features(aux_text).weights)
         terms = np.unique(np.concatenate([v[0] for v in variants] + [aux[0]]))
-        self._docs[num] = _Doc(variants, aux, terms)
+        sums = _gapped(terms, aux[0])
+        self._docs[num] = _Doc(np.concatenate([v[0] for v in variants]), np.concatenate([v[1] for v in variants]),
+                               np.array([len(v[0]) for v in variants]), sums,
+                               _gapped(terms[self._phrase[terms]], terms[self._content[terms]]),
+                               sums[1:1 + len(terms)])
         self._df[terms] += 1
+        self._idf.clear()
+        self._idf_ids = None
         for t in terms.tolist():
             self._postings.setdefault(t, []).append(num)
             self._arrays.pop(t, None)
@@ -96,6 +130,8 @@ class LexicalIndex:
         if doc is None:
             return
         self._df[doc.terms] -= 1
+        self._idf.clear()
+        self._idf_ids = None
         for t in doc.terms.tolist():
             posting = self._postings.get(t)
             if posting is not None:
@@ -108,6 +144,17 @@ class LexicalIndex:
         doc = self._docs.get(num)
         return frozenset(self._names[i] for i in doc.terms.tolist()) if doc else frozenset()
 
+    def contains(self, num: int, features: list[str]) -> list[bool]:
+        """Whether the entry has each of `features` (false for all if it is not in the index)."""
+        doc = self._docs.get(num)
+        if doc is None or not features:
+            return [False] * len(features)
+        fids = np.fromiter((self._vocab.get(f, -1) for f in features), dtype=np.int64, count=len(features))
+        pos = np.searchsorted(doc.terms, fids)
+        found = pos < len(doc.terms)
+        found[found] = doc.terms[pos[found]] == fids[found]
+        return found.tolist()
+
     # -- scoring -----------------------------------------------------------------
     def _idf_id(self, fid: int | None) -> float:
         n = len(self._docs)
@@ -119,31 +166,44 @@ class LexicalIndex:
 
     def weigh(self, feats: dict[str, float]) -> dict[str, float]:
         """Query feature weights times IDF (features unseen in the KB get the highest IDF)."""
-        return {f: w * self._idf_id(self._vocab.get(f)) for f, w in feats.items()}
+        cache = self._idf
+        if len(cache) > 100_000:  # features of past queries that the KB lacks pile up
+            cache.clear()
+        out = {}
+        for f, w in feats.items():
+            idf = cache.get(f)
+            if idf is None:
+                idf = cache[f] = self._idf_id(self._vocab.get(f))
+            out[f] = w * idf
+        return out
 
     def candidates(self, query: dict[str, float], k: int) -> list[int]:
         """Entries sharing the most IDF weight with the query (cheap recall step)."""
         n = len(self._docs)
         if not n or not query:
             return []
+        limit = max(50, n // 3)
         idx, wts = [], []
         for term, w in query.items():
             fid = self._vocab.get(term)
             posting = self._postings.get(fid) if fid is not None else None
-            if not posting or len(posting) > max(50, n // 3):
+            if not posting or len(posting) > limit:
                 continue  # absent, or too common to help recall
             arr = self._arrays.get(fid)
             if arr is None:
                 arr = self._arrays[fid] = np.asarray(posting, dtype=np.int64)
             idx.append(arr)
-            wts.append(np.full(len(arr), w, dtype=np.float32))
+            wts.append(w)
         if not idx:
             return []
-        nums, inverse = np.unique(np.concatenate(idx), return_inverse=True)
-        acc = np.bincount(inverse, weights=np.concatenate(wts))
+        flat = np.concatenate(idx)
+        # Sums per entry in posting order, as np.unique + bincount would, without the sort.
+        weights = np.repeat(np.asarray(wts, dtype=np.float32), [len(a) for a in idx])
+        nums = np.flatnonzero(np.bincount(flat))
+        acc = np.bincount(flat, weights=weights)[nums]
         top = np.argpartition(-acc, min(k, len(acc)) - 1)[:k] if len(acc) > k else np.arange(len(acc))
         top = top[np.argsort(-acc[top])]
-        return [int(nums[i]) for i in top]
+        return nums[top].tolist()
 
     def score(self, query_w: dict[str, float], num: int) -> LexicalScore | None:
         """`query_w` must already be IDF-weighted (see `weigh`)."""
@@ -153,47 +213,63 @@ class LexicalIndex:
 
     def score_many(self, query_w: dict[str, float], nums: list[int]) -> list[LexicalScore]:
         """Scores of several entries in one vectorised pass (all must be in the index)."""
-        q_total = sum(query_w.values()) or 1.0
-        q_phrase = sum(w for f, w in query_w.items() if f[0] in "bw") or 1.0
-        q_content = sum(w for f, w in query_w.items() if f[0] == "u" and f[1:] not in STOP_UNITS)
-        qmap = np.zeros(len(self._names) + 1, dtype=np.float32)  # query weight by feature id
+        return [LexicalScore(*row) for row in zip(*(a.tolist() for a in self.score_arrays(query_w, nums)))]
+
+    def score_arrays(self, query_w: dict[str, float], nums: list[int], detail: bool = True) -> LexicalScores:
+        """score_many as arrays, for callers that need a few fields of many entries;
+        `detail` adds phrase_coverage and unmatched."""
+        if not nums:
+            empty = np.zeros(0)
+            return LexicalScores(*(empty for _ in LexicalScores._fields))
+        q_phrase, q_content = [], []
         for f, w in query_w.items():
-            fid = self._vocab.get(f)
-            if fid is not None:
-                qmap[fid] = w
+            if f[0] in "bw":
+                q_phrase.append(w)
+            elif f[0] == "u" and f[1:] not in STOP_UNITS:
+                q_content.append(w)
+        q_total = sum(query_w.values()) or 1.0
+        # Query weight by feature id, plus a slot for features the index lacks and one for _GAP.
         n_names = len(self._names)
-        phrase, content = self._phrase[:n_names], self._content[:n_names]
+        qmap = np.zeros(n_names + 2, dtype=np.float32)
+        qmap[[self._vocab.get(f, n_names) for f in query_w]] = list(query_w.values())
+        idf = self._idf_ids
+        if idf is None:
+            df = self._df[:n_names]
+            idf = self._idf_ids = np.log1p((len(self._docs) - df + 0.5) / (df + 0.5))
         docs = [self._docs[n] for n in nums]
-        v_ids = [v[0] for d in docs for v in d.variants]
-        v_w = [v[1] for d in docs for v in d.variants]
-        seg = np.repeat(np.arange(len(v_ids)), [len(a) for a in v_ids])
-        ids = np.concatenate(v_ids) if v_ids else np.zeros(0, dtype=np.int32)
-        wts = np.concatenate(v_w) if v_w else np.zeros(0, dtype=np.float32)
+        ids = np.concatenate([d.ids for d in docs])
+        lengths = np.concatenate([d.lengths for d in docs])
+        per_doc = np.fromiter((len(d.lengths) for d in docs), dtype=np.intp, count=len(docs))
+        nseg = len(lengths)
+        seg = np.repeat(np.arange(nseg), lengths)
         qv = qmap[ids]
-        df = self._df[ids]
-        n = len(self._docs)
-        vw = wts * np.log1p((n - df + 0.5) / (df + 0.5))
-        nseg = len(v_ids)
+        vw = np.concatenate([d.weights for d in docs]) * idf[ids]
         rec = np.bincount(seg, weights=qv, minlength=nseg) / q_total
         prec = (np.bincount(seg, weights=vw * (qv > 0), minlength=nseg)
                 / np.maximum(np.bincount(seg, weights=vw, minlength=nseg), 1e-9))
         b2 = self.BETA ** 2
         denom = b2 * prec + rec
         sim = np.where(denom > 0, (1 + b2) * prec * rec / np.where(denom > 0, denom, 1), 0.0)
-        aux_cov = [float(qmap[d.aux[0]].sum()) / q_total for d in docs]
-        all_cov, phrase_cov, unmatched = [], [], []
-        for d in docs:
-            hit = qmap[d.terms]
-            all_cov.append(float(hit.sum()) / q_total)
-            phrase_cov.append(float(hit[phrase[d.terms]].sum()) / q_phrase)
-            unmatched.append(max(0.0, q_content - float(hit[content[d.terms]].sum())) / q_total)
-        out, start = [], 0
-        for i, d in enumerate(docs):
-            k = len(d.variants)
-            j = int(np.argmax(sim[start:start + k])) if k else 0
-            best = (float(sim[start + j]), float(rec[start + j]), float(prec[start + j]),
-                    float(rec[start:start + k].max())) if k else (0.0, 0.0, 0.0, 0.0)
-            out.append(LexicalScore(best[0], best[1], aux_cov[i], all_cov[i], j, best[2], best[3],
-                                    phrase_cov[i], unmatched[i]))
-            start += k
-        return out
+        # Best variant per entry: the first with the highest similarity, as np.argmax picks.
+        first = np.zeros(len(docs), dtype=np.intp)
+        np.cumsum(per_doc[:-1], out=first[1:])
+        best_sim = np.maximum.reduceat(sim, first)
+        best = np.minimum.reduceat(np.where(sim == np.repeat(best_sim, per_doc), np.arange(nseg), nseg), first)
+        # Each part starts with a _GAP: np.add.reduceat then gives 0 + numpy's pairwise float32
+        # sum of the part, exactly what summing each part on its own gives.
+        parts = self._part_sums(qmap, [d.sums for d in docs])
+        phrase_cov = unmatched = None
+        if detail:
+            extra = self._part_sums(qmap, [d.detail for d in docs])
+            phrase_cov = extra[:, 0] / (sum(q_phrase) or 1.0)
+            unmatched = np.maximum(0.0, sum(q_content) - extra[:, 1]) / q_total
+        return LexicalScores(
+            similarity=sim[best], coverage=rec[best], aux_coverage=parts[:, 1] / q_total,
+            entry_coverage=parts[:, 0] / q_total, variant=best - first, precision=prec[best],
+            best_recall=np.maximum.reduceat(rec, first), phrase_coverage=phrase_cov, unmatched=unmatched)
+
+    @staticmethod
+    def _part_sums(qmap: np.ndarray, layouts: list[np.ndarray]) -> np.ndarray:
+        """float32 sums of the query weights of each two-part layout, as float64 (one row per layout)."""
+        ids = np.concatenate(layouts)
+        return np.add.reduceat(qmap[ids], np.flatnonzero(ids < 0)).reshape(-1, 2).astype(np.float64)

@@ -32,6 +32,9 @@ class Candidate:
     lexical: float
     dense: float
     coverage: float = 0.0  # share of the query's weight found anywhere in the entry
+    similarity: float = 0.0  # lexical match of the best question/alternate (LexicalScore.similarity)
+    variant_coverage: float = 0.0  # share of the query's weight found in that question/alternate
+    answer_coverage: float = 0.0  # share of the query's weight found in the answer and tags
 
 
 @dataclass(frozen=True)
@@ -173,25 +176,29 @@ class Retriever:
                 extra = [n for n in sorted(dense_hits, key=dense_hits.get, reverse=True)[:s.candidates // 2]
                          if n not in lexical and self._ids.get(n) in self._entries]
                 lexical.update(zip(extra, self._lexical_scores(query_w, extra)))
+                missing = [n for n in lexical if n not in dense_hits]
+                dense_hits.update(zip(missing, self.dense.similarities(qvec, missing)))
             out = []
-            for num, (lex_score, coverage) in lexical.items():
+            for num, (lex_score, coverage, similarity, variant_cov, answer_cov) in lexical.items():
                 dense = 0.0
                 if qvec is not None:
-                    cos = dense_hits.get(num)
-                    if cos is None:
-                        cos = self.dense.similarity(qvec, num)
-                    dense = max(0.0, (cos - self.dense_floor) / (1 - self.dense_floor))
+                    dense = max(0.0, (dense_hits[num] - self.dense_floor) / (1 - self.dense_floor))
                 score = (1 - self.dense_weight) * lex_score + self.dense_weight * dense
-                out.append(Candidate(self._ids[num], float(score), float(lex_score), float(dense), float(coverage)))
+                out.append(Candidate(self._ids[num], float(score), lex_score, float(dense), coverage,
+                                     similarity, variant_cov, answer_cov))
         out.sort(key=lambda c: -c.score)
         return out, chit, query_w, canonical
 
-    def _lexical_scores(self, query_w: dict[str, float], nums: list[int]) -> list[tuple[float, float]]:
-        """(fused lexical score, entry coverage) per entry."""
+    def _lexical_scores(self, query_w: dict[str, float], nums: list[int]) -> list[tuple[float, ...]]:
+        """(fused lexical score, entry coverage, similarity, variant coverage, answer coverage) per entry."""
+        if not nums:
+            return []
         s = self.settings
         norm = 1 + s.answer_weight + s.entry_weight
-        return [((lex.similarity + s.answer_weight * lex.aux_coverage + s.entry_weight * lex.entry_coverage) / norm,
-                 lex.entry_coverage) for lex in self.lexical.score_many(query_w, nums)] if nums else []
+        lex = self.lexical.score_arrays(query_w, nums, detail=False)
+        fused = (lex.similarity + s.answer_weight * lex.aux_coverage + s.entry_weight * lex.entry_coverage) / norm
+        return list(zip(fused.tolist(), lex.entry_coverage.tolist(), lex.similarity.tolist(),
+                        lex.coverage.tolist(), lex.aux_coverage.tolist()))
 
     def evidence(self, text: str, ranked: list[Candidate], query_w: dict[str, float], canonical: str) -> dict:
         """Calibration features of the best candidate (see calibration.py)."""
@@ -199,8 +206,7 @@ class Retriever:
         runner = ranked[1] if len(ranked) > 1 else None
         num = self._num[top.faq_id]
         mismatch = type_mismatch(question_types(self.analyzer.normalize(text)), self._types.get(num, frozenset()))
-        return evidence(self.lexical, query_w, num, top.score, top.coverage, runner.score if runner else 0.0,
-                        runner.coverage if runner else 0.0, len(canonical), mismatch)
+        return evidence(self.lexical, query_w, num, top, runner, len(canonical), mismatch)
 
     def search(self, text: str) -> Decision:
         s = self.settings

@@ -168,3 +168,13 @@ def sample_kb(tmp_path) -> Path:
 
 def has_cmd(name: str) -> bool:
     return shutil.which(name) is not None
+
+
+@pytest.fixture
+async def server():
+    """The local Bot API stand-in (tests/botapi.py) the Telegram tests run the bot against."""
+    from botapi import BotApiServer
+    from tg_harness import TOKEN
+
+    async with BotApiServer(token=TOKEN, bot_username="driverhome_bot") as srv:
+        yield srv

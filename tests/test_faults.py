@@ -17,11 +17,10 @@ import time
 from collections import Counter
 
 import pytest
-from botapi import BotApiServer
 from conftest import ROOT
 from sqlalchemy import select
 from study_helpers import FlowingClock, register, study_config, study_posts
-from tg_harness import TOKEN, running_bot, write_config
+from tg_harness import running_bot, write_config
 
 from bot.outbox import OutboxRow
 from bot.study.models import SENT, UNKNOWN, StudySendRow
@@ -46,12 +45,6 @@ outbox:
 
 QUESTIONS = ["龙溪大道限高多少？", "六轴半挂车限重多少吨？", "驾驶证扣满12分了怎么办？", "货车ETC在哪里办？"]
 COMPLAINTS = ["运费拖欠1000元两个月了", "息烽服务区厕所坏了没人修", "龙里收费站乱收费"]
-
-
-@pytest.fixture
-async def server():
-    async with BotApiServer(token=TOKEN, bot_username="driverhome_bot") as srv:
-        yield srv
 
 
 def text_of(call) -> str:

@@ -24,8 +24,7 @@ import logging
 import time
 from collections import Counter
 
-import pytest
-from botapi import BotApiServer, _auto_entities, _chat_member
+from botapi import _auto_entities, _chat_member
 from conftest import ROOT
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
@@ -259,12 +258,6 @@ def faq_buttons(call) -> bool:
     """An FAQ answer (feedback buttons) or suggestions: the replies the flood guard limits."""
     rows = (call.params.get("reply_markup") or {}).get("inline_keyboard", [])
     return any(str(b.get("callback_data", "")).startswith(("fb:", "faq:")) for row in rows for b in row)
-
-
-@pytest.fixture
-async def server():
-    async with BotApiServer(token=TOKEN, bot_username="driverhome_bot") as srv:
-        yield srv
 
 
 @functools.cache

@@ -62,12 +62,6 @@ async def served_bot(server: BotApiServer, cfg):
 
 
 @pytest.fixture
-async def server():
-    async with BotApiServer(token=TOKEN, bot_username="driverhome_bot") as srv:
-        yield srv
-
-
-@pytest.fixture
 async def bot(server, tmp_path):
     async with served_bot(server, write_config(tmp_path, ROOT, extra=SERVER)) as h:
         yield h

@@ -6,7 +6,7 @@ from sqlalchemy import inspect
 
 from bot.app import App
 from bot.config import load_settings
-from knowledge_base.schema import FaqEntry, read_file
+from knowledge_base.schema import FaqEntry
 
 
 def test_migrations_create_tables_and_seed(make_config, db_url):

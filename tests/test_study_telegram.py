@@ -5,10 +5,9 @@ from __future__ import annotations
 
 import pytest
 import yaml
-from botapi import BotApiServer
 from conftest import ROOT
 from study_helpers import Clock, register, settle, study_config, study_posts
-from tg_harness import TOKEN, running_bot, write_config
+from tg_harness import running_bot, write_config
 
 from bot.study.ledger import SendLedger
 from bot.study.models import SENT, UNKNOWN
@@ -16,12 +15,6 @@ from bot.study.settings import StudySettings
 
 DAY1 = "2026-03-02"  # a Monday
 DAY2 = "2026-03-03"
-
-
-@pytest.fixture
-async def server():
-    async with BotApiServer(token=TOKEN, bot_username="driverhome_bot") as srv:
-        yield srv
 
 
 @pytest.fixture

@@ -2,19 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 
 import pytest
 import yaml
-from botapi import BotApiServer
 from conftest import ROOT
-from tg_harness import TOKEN, running_bot, write_config
-
-
-@pytest.fixture
-async def server():
-    async with BotApiServer(token=TOKEN, bot_username="driverhome_bot") as srv:
-        yield srv
+from tg_harness import running_bot, write_config
 
 
 @pytest.fixture
@@ -110,6 +104,12 @@ async def test_bots_and_edits_are_ignored(bot):
     bot.server.edit_text(msg, "龙溪大道限高多少")
     await bot.idle()
     assert len(bot.replies()) == before
+    bot.server.edit_text(msg, "/help",  # commands included
+                         entities=[{"type": "bot_command", "offset": 0, "length": 5}])
+    await bot.idle()
+    assert len(bot.replies()) == before
+    await bot.say("/ask 龙溪大道限高多少")  # a command sent, not edited, is answered
+    assert len(bot.replies()) == before + 1
 
 
 async def test_flood_guard_limits_one_member(bot):
@@ -264,3 +264,32 @@ async def test_failed_command_menu_does_not_stop_the_bot(server, cfg):
     async with running_bot(server, cfg) as h:
         reply = await h.say("龙溪大道限高多少")
         assert "5米" in reply.params["text"]
+
+
+async def test_overload_leaves_the_backlog_with_telegram(bot):
+    """While every handler slot is busy the bot stops fetching: updates it has not taken stay
+    unconfirmed at Telegram (a crash then loses none of them), and all are handled later."""
+    gate = asyncio.Event()
+    seen: list[str] = []
+    handle = bot.app.pipeline.handle_message
+
+    async def slow(msg):  # a pipeline that cannot keep up until the gate opens
+        await gate.wait()
+        seen.append(msg.text)
+        return await handle(msg)
+
+    bot.app.pipeline.handle_message = slow
+    sent = 400
+    for i in range(sent):
+        bot.server.send_text(bot.group, bot.server.user(5000 + i, f"师傅{i}"), f"收到 {i}")
+    await asyncio.sleep(1.5)
+    inside = 4 * bot.app.settings.telegram.concurrent_updates  # UPDATES_INSIDE_PER_SLOT x slots
+    unconfirmed = bot.server.pending_count
+    gate.set()
+    assert unconfirmed >= sent - inside - 100  # at most one more getUpdates batch
+    deadline = time.monotonic() + 30
+    while len(seen) < sent and time.monotonic() < deadline:
+        await asyncio.sleep(0.05)
+    assert sorted(seen) == sorted(f"收到 {i}" for i in range(sent))
+    await bot.idle(0)
+    assert bot.server.pending_count == 0  # every update confirmed once handled

@@ -10,10 +10,9 @@ from collections import Counter
 from datetime import datetime, timedelta, timezone
 
 import pytest
-from botapi import BotApiServer
 from conftest import ROOT
 from sqlalchemy import select
-from tg_harness import TOKEN, running_bot, write_config
+from tg_harness import running_bot, write_config
 
 from bot.app import App
 from bot.config import load_settings
@@ -37,12 +36,6 @@ outbox:
   backoff_base_s: 0.05
   backoff_max_s: 0.3
 """
-
-
-@pytest.fixture
-async def server():
-    async with BotApiServer(token=TOKEN, bot_username="driverhome_bot") as srv:
-        yield srv
 
 
 @pytest.fixture

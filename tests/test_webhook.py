@@ -91,12 +91,6 @@ async def running_webhook_bot(server: BotApiServer, cfg):
 
 
 @pytest.fixture
-async def server():
-    async with BotApiServer(token=TOKEN, bot_username="driverhome_bot") as srv:
-        yield srv
-
-
-@pytest.fixture
 async def bot(server, tmp_path, monkeypatch):
     monkeypatch.setenv("TELEGRAM_WEBHOOK_SECRET", SECRET)
     async with running_webhook_bot(server, webhook_config(tmp_path)) as h:

@@ -1,11 +1,11 @@
 """Drains the outbox: claim due rows with a lease, send them, record the outcome.
 
-Claiming is a conditional UPDATE (`... WHERE id = ? AND state = 'pending' AND (claimed_until
-IS NULL OR claimed_until < now)`), which SQLite and PostgreSQL both accept, so several
-processes can drain one database without sending a row twice; on PostgreSQL the candidates
-are selected `FOR UPDATE SKIP LOCKED`, so two drainers never queue behind each other. A worker that dies mid-way
-leaves a lease that expires; its rows are then taken over. One chat's rows go out in order;
-different chats are sent to concurrently.
+Claiming selects the due rows, then leases them with a conditional UPDATE (`... WHERE id IN
+(those) AND state = 'pending' AND (claimed_until IS NULL OR claimed_until < now) RETURNING
+...`), which SQLite and PostgreSQL both accept, so several processes can drain one database
+without sending a row twice. A
+worker that dies mid-way leaves a lease that expires; its rows are then taken over. One
+chat's rows go out in order; different chats are sent to concurrently.
 """
 
 from __future__ import annotations
@@ -19,7 +19,9 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import exists, or_, select, update
+from functools import lru_cache
+
+from sqlalchemy import bindparam, exists, or_, select, update
 from sqlalchemy.orm import aliased
 from sqlalchemy.orm import Session
 
@@ -123,37 +125,18 @@ class Drainer:
     def claim(self) -> list[OutboxRow]:
         """Lease due rows to this worker, keeping each chat in order: a chat whose earlier row
         is waiting for its retry sends nothing newer meanwhile (so an outage cannot reorder
-        "accepted" and "resolved"), while other chats go on."""
+        "accepted" and "resolved"), while other chats go on. Two prebuilt statements per round:
+        it runs after every notification enqueued, so its cost is paid per message under load."""
         now = self.clock.now()
-        free = or_(OutboxRow.claimed_until.is_(None), OutboxRow.claimed_until < now)
-        earlier = aliased(OutboxRow)
-        # An older row of the same chat waits for its retry. (A row leased by another worker does
-        # not hold the chat up: after a crash that would stall the chat for a whole lease.)
-        held_up = exists().where(earlier.chat_id == OutboxRow.chat_id, earlier.state == PENDING,
-                                 earlier.id < OutboxRow.id, earlier.next_attempt_at > now)
-        lease = now + timedelta(seconds=self.settings.lease_s)
+        due, take = _claim_statements(self.settings.batch)
         with self.db.session() as s:
-            # PostgreSQL: rows another process is claiming right now are skipped, not waited for
-            # (FOR UPDATE SKIP LOCKED; SQLite, one writer at a time, has no row locks).
-            wanted = list(s.scalars(
-                select(OutboxRow.id)
-                .where(OutboxRow.state == PENDING, OutboxRow.next_attempt_at <= now, free, ~held_up)
-                .order_by(OutboxRow.id).limit(self.settings.batch)
-                .with_for_update(skip_locked=True, of=OutboxRow)))
-            claimed: list[int] = []
-            for row_id in wanted:  # the condition again: a row taken meanwhile is left alone
-                result = s.execute(
-                    update(OutboxRow)
-                    .where(OutboxRow.id == row_id, OutboxRow.state == PENDING, free)
-                    .values(claimed_until=lease, claimed_by=self.worker)
-                    .execution_options(synchronize_session=False))
-                if result.rowcount == 1:
-                    claimed.append(row_id)
-        if not claimed:
-            return []
-        with self.db.session() as s:
-            rows = list(s.scalars(select(OutboxRow).where(OutboxRow.id.in_(claimed)).order_by(OutboxRow.id)))
+            wanted = list(s.scalars(due, {"now": now}))
+            if not wanted:
+                return []
+            rows = list(s.scalars(take, {"ids": wanted, "now": now, "worker": self.worker,
+                                         "lease": now + timedelta(seconds=self.settings.lease_s)}))
             s.expunge_all()
+        rows.sort(key=lambda r: r.id)  # RETURNING promises no order
         return rows
 
     def _release(self, rows: list[OutboxRow]) -> None:
@@ -246,3 +229,31 @@ class Drainer:
             if run_hooks:
                 for hook in (self.on_sent if state == SENT else self.on_failed):
                     hook(s, current)
+
+
+@lru_cache(maxsize=4)
+def _claim_statements(batch: int):
+    """(due row ids, lease them and return the rows), built once: building SQLAlchemy
+    expressions cost more than running them. PostgreSQL selects the candidates FOR UPDATE SKIP
+    LOCKED, so two drainers never queue behind each other (SQLite, one writer at a time, has no
+    row locks). The UPDATE checks the condition again, so a row another worker took meanwhile
+    is left alone. Two statements, not `UPDATE ... WHERE id IN (SELECT ... LIMIT n)`: PostgreSQL
+    may run that subquery again for each row it updates, and rows it just leased are no longer
+    free then, so it leased a batch several times over."""
+    now = bindparam("now")
+    free = or_(OutboxRow.claimed_until.is_(None), OutboxRow.claimed_until < now)
+    earlier = aliased(OutboxRow)
+    # An older row of the same chat waits for its retry. (A row leased by another worker does
+    # not hold the chat up: after a crash that would stall the chat for a whole lease.)
+    held_up = exists().where(earlier.chat_id == OutboxRow.chat_id, earlier.state == PENDING,
+                             earlier.id < OutboxRow.id, earlier.next_attempt_at > now)
+    due = (select(OutboxRow.id)
+           .where(OutboxRow.state == PENDING, OutboxRow.next_attempt_at <= now, free, ~held_up)
+           .order_by(OutboxRow.id).limit(batch)
+           .with_for_update(skip_locked=True, of=OutboxRow))
+    take = (update(OutboxRow)
+            .where(OutboxRow.id.in_(bindparam("ids", expanding=True)), OutboxRow.state == PENDING, free)
+            .values(claimed_until=bindparam("lease"), claimed_by=bindparam("worker"))
+            .returning(OutboxRow)
+            .execution_options(synchronize_session=False))
+    return due, take

@@ -79,23 +79,46 @@ async def _on_error(update: object, context: BotContext) -> None:
         log.warning("could not notify admin %s: %s", admins[0], exc)
 
 
-class _StampedQueue(asyncio.Queue):
-    """PTB's update queue, remembering when each update arrived (for the latency histogram)."""
+class _UpdateQueue(asyncio.Queue):
+    """PTB's update queue with back-pressure: `put` waits while `limit` updates are inside the
+    bot (fetched, not yet handled). PTB starts a task for every update it takes from the queue
+    at once, and the Updater confirms updates to Telegram when it asks for the next batch; so
+    without a bound an overload would move the whole backlog into memory, where a crash loses
+    it. With one, polling pauses and the backlog stays with Telegram (a webhook request is
+    answered later, which slows Telegram down). Optionally remembers when each update arrived,
+    for the latency histogram."""
 
-    def __init__(self) -> None:
+    def __init__(self, limit: int, stamp: bool = False) -> None:
         super().__init__()
-        self.arrived: dict[int, float] = {}
+        self.limit = limit
+        self.arrived: dict[int, float] | None = {} if stamp else None
+        self._inside = 0  # updates put and not yet marked done
+        self._room = asyncio.Event()
+
+    async def put(self, item) -> None:
+        if isinstance(item, Update):  # PTB's own stop signal is never held back
+            while self._inside >= self.limit:
+                self._room.clear()
+                await self._room.wait()
+            self._inside += 1
+        await super().put(item)
 
     def put_nowait(self, item) -> None:  # Queue.put ends here too
-        self.arrived[id(item)] = time.perf_counter()
+        if self.arrived is not None:
+            self.arrived[id(item)] = time.perf_counter()
         super().put_nowait(item)
+
+    def task_done(self) -> None:
+        super().task_done()
+        self._inside = max(0, self._inside - 1)
+        self._room.set()
 
 
 class _TimedUpdateProcessor(SimpleUpdateProcessor):
     """PTB's concurrent update processor that observes arrival -> handlers done, so the time an
     update waits for a free slot under load is part of the figure."""
 
-    def __init__(self, max_concurrent_updates: int, queue: _StampedQueue, metrics: Metrics):
+    def __init__(self, max_concurrent_updates: int, queue: _UpdateQueue, metrics: Metrics):
         super().__init__(max_concurrent_updates)
         self._queue, self._metrics = queue, metrics
 
@@ -107,6 +130,8 @@ class _TimedUpdateProcessor(SimpleUpdateProcessor):
             if arrived is not None:
                 self._metrics.handler_seconds.labels(update_kind(update)).observe(time.perf_counter() - arrived)
 
+
+UPDATES_INSIDE_PER_SLOT = 4  # see _UpdateQueue
 
 UPDATE_KINDS = ("message", "edited_message", "callback_query", "my_chat_member", "chat_member", "poll_answer",
                 "poll", "channel_post", "edited_channel_post", "chat_join_request", "message_reaction")
@@ -137,11 +162,10 @@ def build_application(app: App, token: str, *, base_url: str | None = None, base
                .post_init(_post_init))
     if webhook:
         builder = builder.updater(None)
-    if metrics is not None:
-        queue = _StampedQueue()
-        builder = builder.update_queue(queue).concurrent_updates(_TimedUpdateProcessor(concurrency, queue, metrics))
-    else:
-        builder = builder.concurrent_updates(concurrency)
+    # enough fetched updates to keep every handler slot busy while the next batch is fetched
+    queue = _UpdateQueue(limit=UPDATES_INSIDE_PER_SLOT * concurrency, stamp=metrics is not None)
+    builder = builder.update_queue(queue).concurrent_updates(
+        concurrency if metrics is None else _TimedUpdateProcessor(concurrency, queue, metrics))
     if base_url:
         builder = builder.base_url(base_url.rstrip("/") + ("" if base_url.rstrip("/").endswith("/bot") else "/bot"))
         builder = builder.base_file_url(base_file_url or base_url.rstrip("/").removesuffix("/bot") + "/file/bot")

@@ -39,7 +39,10 @@ async def send_replies(context: BotContext, chat_id: int, replies: list[Reply]) 
 
 
 async def skip_stale(update: Update, context: BotContext) -> None:
-    """Runs before every handler: after downtime, old updates are dropped, not answered."""
+    """Runs before every handler: edits are never answered (a command handler would see an
+    edited "/ask ..." again), and after downtime old updates are dropped, not answered."""
+    if update.edited_message is not None or update.edited_channel_post is not None:
+        raise ApplicationHandlerStop
     message = update.effective_message
     if message is None or message.date is None:
         return

@@ -95,9 +95,20 @@ def bigrams(text: str) -> set[str]:
     return {t[i:i + 2] for i in range(len(t) - 1)} or ({t} if t else set())
 
 
+@lru_cache(maxsize=1024)
+def _kept_bigrams(text: str) -> frozenset[str]:
+    return frozenset(bigrams(text))
+
+
+def _bigrams_of(text: str) -> frozenset[str] | set[str]:
+    """A text's bigrams, kept for short texts: every report is compared with the same recent
+    tickets' texts (a long text's would cost too much memory)."""
+    return _kept_bigrams(text) if len(text) <= 200 else bigrams(text)
+
+
 def similarity(a: str, b: str) -> float:
     """Jaccard similarity of character bigrams (0..1): cheap and fine for short messages."""
-    x, y = bigrams(a), bigrams(b)
+    x, y = _bigrams_of(a), _bigrams_of(b)
     return len(x & y) / len(x | y) if x and y else 0.0
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, BigInteger, Boolean, Float, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Boolean, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ..storage.models import Base
@@ -51,6 +51,8 @@ class BranchSecretary(Base):
 
 class Ticket(Base):
     __tablename__ = "tickets"
+    # open tickets of a branch by age, for linking reports (migration 0006)
+    __table_args__ = (Index("ix_tickets_branch_created", "branch_id", "created_at"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     number: Mapped[str] = mapped_column(String(32), unique=True)

@@ -32,13 +32,27 @@ class Notifier:
     # -- recipients ----------------------------------------------------------------------------
     def handlers(self, s: Session, t: Ticket) -> list[int]:
         """The branch's secretaries; the admins when the branch has none."""
-        return BranchDirectory.secretaries(s, t.branch_id) or list(self.svc.admin_ids())
+        return list(self.secretaries(s, t.branch_id)) or list(self._admins(s))
 
-    def escalation_chat(self) -> int | None:
+    @staticmethod
+    def secretaries(s: Session, branch_id: str | None) -> list[int]:
+        """The branch's secretaries, read once per transaction (the ticket's words and its card ask)."""
+        key = ("secretaries", branch_id)
+        if key not in s.info:
+            s.info[key] = BranchDirectory.secretaries(s, branch_id)
+        return s.info[key]
+
+    def escalation_chat(self, s: Session) -> int | None:
         if self.svc.settings.escalation_chat_id is not None:
             return self.svc.settings.escalation_chat_id
-        admins = self.svc.admin_ids()
+        admins = self._admins(s)
         return admins[0] if admins else None
+
+    def _admins(self, s: Session) -> list[int]:
+        """The admins, read once per transaction (each note and each fallback needs them)."""
+        if "admin_ids" not in s.info:
+            s.info["admin_ids"] = self.svc.admin_ids()
+        return s.info["admin_ids"]
 
     @staticmethod
     def reachable(s: Session, user_id: int) -> bool:
@@ -50,10 +64,12 @@ class Notifier:
         if chat_id is None:
             log.warning("no recipient for %s", key)
             return False
-        return enqueue(s, key, chat_id, payload, now=self.now, ref=ref) is not None
+        with s.no_autoflush:  # rows pending in this transaction are seen anyway: written together at commit
+            return enqueue(s, key, chat_id, payload, now=self.now, ref=ref) is not None
 
-    def _fallback_to_escalation(self, text: str, payload: dict, user_id: int, number: str) -> dict | None:
-        chat = self.escalation_chat()
+    def _fallback_to_escalation(self, s: Session, text: str, payload: dict, user_id: int,
+                                number: str) -> dict | None:
+        chat = self.escalation_chat(s)
         if chat is None or chat == user_id:
             return None
         warning = texts.SECRETARY_UNREACHABLE.format(number=number, user=user_id)
@@ -61,15 +77,18 @@ class Notifier:
 
     # -- to the people handling it -----------------------------------------------------------------
     def card(self, s: Session, t: Ticket, key: str, prefix: str = "") -> None:
-        """The full card, with action buttons, to each handler."""
+        """The full card, with action buttons, to each handler (drawn only when there is one)."""
+        handlers = self.handlers(s, t)
+        if not handlers:
+            return
         text = prefix + views.card(s, t, self.svc.calendar, self.now)
         payload = {"text": text, "buttons": views.card_buttons(t)}
-        for uid in self.handlers(s, t):
+        for uid in handlers:
             self.put(s, f"{key}:sec{uid}", uid, {**payload, "fallback": self._fallback_to_escalation(
-                text, payload, uid, t.number)}, ref=f"tk:{t.id}:card")
+                s, text, payload, uid, t.number)}, ref=f"tk:{t.id}:card")
 
     def card_to_escalation(self, s: Session, t: Ticket, key: str, prefix: str) -> None:
-        chat = self.escalation_chat()
+        chat = self.escalation_chat(s)
         text = prefix + views.card(s, t, self.svc.calendar, self.now)
         self.put(s, f"{key}:esc", chat, {"text": text, "buttons": views.card_buttons(t)}, ref=f"tk:{t.id}:card")
 
@@ -77,7 +96,7 @@ class Notifier:
         for uid in self.handlers(s, t):
             payload = {"text": text}
             self.put(s, f"{key}:sec{uid}", uid, {**payload, "fallback": self._fallback_to_escalation(
-                text, payload, uid, t.number)}, ref=f"tk:{t.id}:card")
+                s, text, payload, uid, t.number)}, ref=f"tk:{t.id}:card")
 
     def handlers_media(self, s: Session, t: Ticket, key: str, media: dict, caption: str) -> None:
         for uid in self.handlers(s, t):

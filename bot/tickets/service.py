@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 from sqlalchemy.orm import Session
@@ -30,7 +30,7 @@ from .calendar import WorkCalendar
 from .extract import categorize, merge, shared_anchor, similarity
 from .grading import Grader
 from .models import (ACCEPTED, CLOSED, ESCALATED, FINAL, IN_PROGRESS, NEED_INFO, NEW, OPEN, REJECTED, REOPENED,
-                     RESOLVED, URGENT, Complainant, PrivateContact, Ticket, TicketDraft, TicketEvent)
+                     RESOLVED, URGENT, BranchGroup, Complainant, PrivateContact, Ticket, TicketDraft, TicketEvent)
 from .notify import Notifier
 from .settings import TicketSettings
 
@@ -47,6 +47,41 @@ TRANSITIONS: dict[str, tuple[tuple[str, ...], str]] = {
     "close": ((RESOLVED,), CLOSED),
 }
 VERB_CODES = {"acc": "accept", "inf": "need_info", "don": "resolve", "esc": "escalate", "rej": "reject"}
+
+
+# For linking, a report is compared with at most this many of the newest open tickets of its
+# branch within the link window (older ones there are not linked to): with one shared branch,
+# as when no branches are configured, comparing with all of them grew with load.
+LINK_CANDIDATES = 200
+
+
+# The queries of every report, built once: building a statement costs more than running it.
+_FILED = {private: select(Complainant.id).where(
+    Complainant.user_id == bindparam("user"),
+    Complainant.chat_id.is_(None) if private else Complainant.chat_id == bindparam("chat"),
+    Complainant.message_id == bindparam("message")).limit(1) for private in (True, False)}
+_GROUP_BRANCH = select(BranchGroup.branch_id).where(BranchGroup.chat_id == bindparam("chat"))
+# The day's last number. The lower bound lets the unique index skip the earlier days (LIKE
+# alone read every ticket ever); 10000 sorts after 9999.
+_LAST_NUMBER = (select(Ticket.number)
+                .where(Ticket.number >= bindparam("start"), Ticket.number.like(bindparam("pattern")))
+                .order_by(func.length(Ticket.number).desc(), Ticket.number.desc()).limit(1))
+
+
+def _matters(unassigned: bool) -> tuple:
+    """Open tickets of a branch (or of none), only what the comparison needs, newest first:
+    the driver's own ones (few: looked up through them, the window is checked after), and
+    the newest LINK_CANDIDATES since a time."""
+    q = select(Ticket.id, Ticket.text, Ticket.category, Ticket.entities).where(
+        Ticket.state.in_(OPEN), Ticket.branch_id.is_(None) if unassigned else Ticket.branch_id == bindparam("branch"))
+    theirs = q.add_columns(Ticket.created_at).where(
+        Ticket.id.in_(select(Complainant.ticket_id).where(Complainant.user_id == bindparam("user"))))
+    return (theirs.order_by(Ticket.id.desc()),
+            q.where(Ticket.created_at >= bindparam("since")).order_by(Ticket.created_at.desc(), Ticket.id.desc())
+            .limit(LINK_CANDIDATES))
+
+
+_MATTERS = {unassigned: _matters(unassigned) for unassigned in (True, False)}
 
 
 @dataclass
@@ -189,14 +224,12 @@ class TicketService:
         """This very message already made or joined a ticket (each message is filed once)."""
         if r.message_id is None:
             return False
-        chat = Complainant.chat_id.is_(None) if r.chat_id is None else Complainant.chat_id == r.chat_id
-        return s.scalar(select(Complainant.id).where(Complainant.user_id == r.user_id, chat,
-                                                     Complainant.message_id == r.message_id).limit(1)) is not None
+        return s.scalar(_FILED[r.chat_id is None], {"user": r.user_id, "chat": r.chat_id,
+                                                    "message": r.message_id}) is not None
 
     def _branch_for(self, s: Session, r: Report) -> str | None:
-        if r.chat_id is not None:
-            branch = BranchDirectory.branch_of_chat(s, r.chat_id)
-            return branch.id if branch else None
+        if r.chat_id is not None:  # (the foreign key keeps a group's branch in existence)
+            return s.scalar(_GROUP_BRANCH, {"chat": r.chat_id})
         last = s.scalar(select(Ticket.branch_id).join(Complainant, Complainant.ticket_id == Ticket.id)
                         .where(Complainant.user_id == r.user_id, Ticket.branch_id.is_not(None))
                         .order_by(Ticket.id.desc()).limit(1))
@@ -215,32 +248,22 @@ class TicketService:
         entities = merge(r.entities, text)
         category = r.category or categorize(text)
         branch_id = self._branch_for(s, r)
-        open_recent = list(s.scalars(
-            select(Ticket).where(Ticket.state.in_(OPEN), Ticket.branch_id == branch_id if branch_id else
-                                 Ticket.branch_id.is_(None),
-                                 Ticket.created_at >= now - timedelta(hours=max(self.settings.repeat_window_h,
-                                                                                  self.settings.link_window_h)))
-            .order_by(Ticket.id.desc())))
+        theirs, recent = _MATTERS[not branch_id]
         # 1) the same driver about the same matter: add to their open ticket
-        theirs = {c.ticket_id: c for c in s.scalars(select(Complainant).where(
-            Complainant.user_id == r.user_id, Complainant.ticket_id.in_([t.id for t in open_recent])))} \
-            if open_recent else {}
-        for t in open_recent:
-            mine = theirs.get(t.id)
-            if mine is None or t.created_at < now - timedelta(hours=self.settings.repeat_window_h):
-                continue
-            if self._same_matter(t, text, category, entities, strict=False):
-                return self._add(s, t, mine, r, text, entities)
+        repeat_from = now - timedelta(hours=self.settings.repeat_window_h)
+        for m in s.execute(theirs, {"branch": branch_id, "user": r.user_id}):
+            if m.created_at >= repeat_from and self._same_matter(m, text, category, entities, strict=False):
+                return self._add(s, s.get(Ticket, m.id), r, text, entities)
         # 2) another driver about the same event: one case, several complainants
-        for t in open_recent:
-            if t.created_at < now - timedelta(hours=self.settings.link_window_h):
-                continue
-            if self._same_matter(t, text, category, entities, strict=True):
-                return self._link(s, t, r, text)
+        for m in s.execute(recent, {"branch": branch_id,
+                                    "since": now - timedelta(hours=self.settings.link_window_h)}):
+            if self._same_matter(m, text, category, entities, strict=True):
+                return self._link(s, s.get(Ticket, m.id), r, text)
         return self._create(s, r, text, entities, category, branch_id)
 
     @staticmethod
-    def _same_matter(t: Ticket, text: str, category: str, entities: list[dict], strict: bool) -> bool:
+    def _same_matter(t, text: str, category: str, entities: list[dict], strict: bool) -> bool:
+        """`t`: a ticket's text, category and entities."""
         sim = similarity(t.text, text)
         anchor = shared_anchor(t.entities or [], entities)
         same_cat = category == t.category and category != "other"
@@ -251,8 +274,7 @@ class TicketService:
     def _next_number(self, s: Session) -> str:
         day = self.calendar.local(self.clock.now()).strftime("%Y%m%d")
         prefix = f"{self.settings.number_prefix}-{day}-"
-        last = s.scalar(select(Ticket.number).where(Ticket.number.like(prefix + "%"))  # 10000 sorts after 9999
-                        .order_by(func.length(Ticket.number).desc(), Ticket.number.desc()).limit(1))
+        last = s.scalar(_LAST_NUMBER, {"start": prefix, "pattern": prefix + "%"})
         n = int(last.rsplit("-", 1)[1]) + 1 if last else 1
         return f"{prefix}{n:04d}"
 
@@ -292,11 +314,11 @@ class TicketService:
         return Outcome("created", t.id, t.number, ack)
 
     def _handler_words(self, s: Session, t: Ticket) -> str:
-        if t.branch_id and BranchDirectory.secretaries(s, t.branch_id):
+        if t.branch_id and self.notify.secretaries(s, t.branch_id):
             return texts.HANDLER_BRANCH.format(branch=BranchDirectory.name(s, t.branch_id))
         return texts.HANDLER_ADMINS
 
-    def _add(self, s: Session, t: Ticket, c: Complainant, r: Report, text: str, entities: list[dict]) -> Outcome:
+    def _add(self, s: Session, t: Ticket, r: Report, text: str, entities: list[dict]) -> Outcome:
         ev = self._event(s, t, "added", r.user_id, r.user_name, note=text)
         for e in entities:
             if e not in (t.entities or []):
