@@ -112,6 +112,18 @@ async def test_bots_and_edits_are_ignored(bot):
     assert len(bot.replies()) == before + 1
 
 
+async def test_flood_guard_limits_help_in_groups(bot):
+    for _ in range(6):
+        bot.server.send_text(bot.group, bot.driver, "/help")
+    await bot.idle(1.0)
+    assert len(bot.replies()) == 4  # flood_rate 4/minute, as for answers
+    chat = bot.server.private(bot.driver)
+    for _ in range(6):  # in a private chat, every time
+        bot.server.send_text(chat, bot.driver, "/help")
+    await bot.idle(1.0)
+    assert len(bot.replies(chat)) == 6
+
+
 async def test_flood_guard_limits_one_member(bot):
     questions = ["龙溪大道限高多少", "党费怎么交", "驾驶证扣满12分了怎么办", "12328是什么电话",
                  "疲劳驾驶怎么算", "六轴车限重多少"]

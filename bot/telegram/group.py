@@ -67,7 +67,8 @@ async def on_ask(update: Update, context: BotContext) -> None:
         return
     question = " ".join(context.args or []).strip()
     if not question:
-        await message.reply_text(texts.ASK_USAGE)
+        if await _within_flood_limit(message, context):
+            await message.reply_text(texts.ASK_USAGE)
         return
     msg = incoming(message, bot_id=context.bot.id, bot_username=context.bot.username, text=question,
                    force_addressed=True)
@@ -75,8 +76,17 @@ async def on_ask(update: Update, context: BotContext) -> None:
 
 
 async def on_help(update: Update, context: BotContext) -> None:
-    if update.effective_message is not None:
-        await update.effective_message.reply_text(texts.HELP)
+    message = update.effective_message
+    if message is not None and await _within_flood_limit(message, context):
+        await message.reply_text(texts.HELP)
+
+
+async def _within_flood_limit(message, context: BotContext) -> bool:
+    """A reply in a group counts against the member's flood budget, as answers do (one member
+    repeating /help must not make the bot talk to the whole group); private chats are free."""
+    if message.chat.type == ChatType.PRIVATE or message.from_user is None:
+        return True
+    return await context.services.app.pipeline.flood.allow(message.chat_id, message.from_user.id)
 
 
 async def on_button(update: Update, context: BotContext) -> None:
