@@ -44,10 +44,12 @@ def accuracy(tmp: Path) -> None:
     from bot.app import App
     from knowledge_base.evaluate import evaluate, load_queries
 
+    from bench.evalsets import SETS
+
     settings = _settings(tmp)
-    sets = [("dev (shipped KB)", ROOT / "knowledge_base" / "faq.yml", ROOT / "bench" / "data" / "dev_queries.yml"),
-            ("held-out KB", ROOT / "bench" / "data" / "heldout_kb.yml", ROOT / "bench" / "data" / "heldout_queries.yml")]
-    for label, kb, queries in sets:
+    labels = {"dev": "dev (shipped KB)", "held-out": "held-out KB"}
+    for name, (kb, queries) in SETS.items():
+        label = labels.get(name, name)
         if not (kb.exists() and queries.exists()):
             print(f"== {label}: missing {kb.name} or {queries.name}, skipped")
             continue

@@ -8,22 +8,14 @@ from __future__ import annotations
 
 import argparse
 import logging
-from pathlib import Path
 
 import numpy as np
 import yaml
 
-from bench.rankfit import config_settings
+from bench.evalsets import config_settings, load_sets
 from knowledge_base.calibration import DEFAULT_FILE, FEATURES, Calibrator
-from knowledge_base.dense import load_embedder
-from knowledge_base.evaluate import load_queries
 from knowledge_base.retriever import Retriever
-from knowledge_base.schema import read_file
-from knowledge_base.text import Analyzer
 
-ROOT = Path(__file__).resolve().parent.parent
-SETS = {"dev": (ROOT / "knowledge_base" / "faq.yml", ROOT / "bench" / "data" / "dev_queries.yml"),
-        "held-out": (ROOT / "bench" / "data" / "heldout_kb.yml", ROOT / "bench" / "data" / "heldout_queries.yml")}
 
 
 def collect(retriever: Retriever, queries: list[dict]) -> list[tuple[dict | None, bool, str | None]]:
@@ -76,13 +68,7 @@ def main() -> None:
     args = ap.parse_args()
     logging.disable(logging.WARNING)
     settings = config_settings()
-    analyzer = Analyzer(ROOT / "knowledge_base" / "dict")
-    embedder = load_embedder(settings.model, settings.fallback_model, None)
-    data = {}
-    for name, (kb, queries) in SETS.items():
-        r = Retriever(settings, analyzer, embedder)
-        r.load(read_file(kb).entries)
-        data[name] = collect(r, load_queries(queries))
+    data = {name: collect(r, queries) for name, (r, queries) in load_sets(settings).items()}
     for name in data:
         others = [row for other, rows in data.items() if other != name for row in rows]
         print(f"fitted on the other set(s), tested on {name}: "

@@ -8,26 +8,9 @@ from __future__ import annotations
 
 import argparse
 import logging
-from pathlib import Path
 
-from bench.rankfit import config_settings
-from knowledge_base.dense import load_embedder
-from knowledge_base.evaluate import load_queries
-from knowledge_base.retriever import ANSWER, Retriever
-from knowledge_base.schema import read_file
-from knowledge_base.settings import RetrievalSettings
-from knowledge_base.text import Analyzer
-
-ROOT = Path(__file__).resolve().parent.parent
-SETS = {"dev": (ROOT / "knowledge_base" / "faq.yml", ROOT / "bench" / "data" / "dev_queries.yml"),
-        "held-out": (ROOT / "bench" / "data" / "heldout_kb.yml", ROOT / "bench" / "data" / "heldout_queries.yml")}
-
-
-def build(name: str, analyzer: Analyzer, embedder, settings: RetrievalSettings) -> tuple[Retriever, list[dict]]:
-    kb, queries = SETS[name]
-    r = Retriever(settings, analyzer, embedder)
-    r.load(read_file(kb).entries)
-    return r, load_queries(queries)
+from bench.evalsets import SETS, config_settings, load_sets
+from knowledge_base.retriever import ANSWER
 
 
 def main() -> None:
@@ -37,11 +20,7 @@ def main() -> None:
     ap.add_argument("--oos", action="store_true", help="also list out-of-scope queries that were not silent")
     args = ap.parse_args()
     logging.disable(logging.WARNING)
-    settings = config_settings()
-    analyzer = Analyzer(ROOT / "knowledge_base" / "dict")
-    embedder = load_embedder(settings.model, settings.fallback_model, None)
-    for name in args.set or list(SETS):
-        r, queries = build(name, analyzer, embedder, settings)
+    for name, (r, queries) in load_sets(config_settings(), args.set).items():
         print(f"== {name}")
         for item in queries:
             d = r.search(item["q"])

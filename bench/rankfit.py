@@ -13,30 +13,15 @@ from __future__ import annotations
 import argparse
 import logging
 from difflib import SequenceMatcher
-from pathlib import Path
 
 import numpy as np
-import yaml
 
-from knowledge_base.dense import load_embedder
-from knowledge_base.evaluate import load_queries
+from bench.evalsets import config_settings, load_sets
 from knowledge_base.qtypes import question_types
 from knowledge_base.retriever import Retriever
-from knowledge_base.schema import read_file
-from knowledge_base.settings import RetrievalSettings
-from knowledge_base.text import Analyzer
 
-ROOT = Path(__file__).resolve().parent.parent
-SETS = {"dev": (ROOT / "knowledge_base" / "faq.yml", ROOT / "bench" / "data" / "dev_queries.yml"),
-        "held-out": (ROOT / "bench" / "data" / "heldout_kb.yml", ROOT / "bench" / "data" / "heldout_queries.yml")}
 FEATURES = ("similarity", "precision", "recall", "best_recall", "answer_coverage", "entry_coverage",
             "phrase_coverage", "unmatched", "substring", "dense", "type_match", "type_mismatch", "first_stage")
-
-
-def config_settings() -> RetrievalSettings:
-    """The `retrieval:` section of the shipped config.yml (what `driverhome ask` runs with)."""
-    data = yaml.safe_load((ROOT / "config.yml").read_text(encoding="utf-8")) or {}
-    return RetrievalSettings(**(data.get("retrieval") or {}))
 
 
 def substring_share(query: str, variants: list[str]) -> float:
@@ -112,14 +97,9 @@ def main() -> None:
     ap.add_argument("--negatives", type=int, default=10, help="hard negatives per query")
     args = ap.parse_args()
     logging.disable(logging.WARNING)
-    settings = config_settings()
-    analyzer = Analyzer(ROOT / "knowledge_base" / "dict")
-    embedder = load_embedder(settings.model, settings.fallback_model, None)
     data = {}
-    for name, (kb, queries) in SETS.items():
-        r = Retriever(settings, analyzer, embedder)
-        r.load(read_file(kb).entries)
-        data[name] = collect(r, load_queries(queries))
+    for name, (r, queries) in load_sets(config_settings()).items():
+        data[name] = collect(r, queries)
         recall = np.mean([d["expect"] in d["ids"] for d in data[name]])
         print(f"{name}: {len(data[name])} in-scope queries, candidate recall {recall:.3f}, "
               f"top-1 of the engine {top1(data[name], None):.3f}")

@@ -46,10 +46,14 @@ class BranchDirectory:
     # -- lookups -------------------------------------------------------------------------------
     @staticmethod
     def branch_of_chat(s: Session, chat_id: int | None) -> Branch | None:
-        if chat_id is None:
-            return None
-        link = s.get(BranchGroup, chat_id)
-        return s.get(Branch, link.branch_id) if link else None
+        branch_id = BranchDirectory.branch_id_of_chat(s, chat_id)
+        return s.get(Branch, branch_id) if branch_id else None
+
+    @staticmethod
+    def branch_id_of_chat(s: Session, chat_id: int | None) -> str | None:
+        """The id alone (filing a report needs no more; the foreign key keeps the branch)."""
+        link = s.get(BranchGroup, chat_id) if chat_id is not None else None
+        return link.branch_id if link else None
 
     @staticmethod
     def secretaries(s: Session, branch_id: str | None) -> list[int]:

@@ -30,7 +30,7 @@ from .calendar import WorkCalendar
 from .extract import categorize, merge, shared_anchor, similarity
 from .grading import Grader
 from .models import (ACCEPTED, CLOSED, ESCALATED, FINAL, IN_PROGRESS, NEED_INFO, NEW, OPEN, REJECTED, REOPENED,
-                     RESOLVED, URGENT, BranchGroup, Complainant, PrivateContact, Ticket, TicketDraft, TicketEvent)
+                     RESOLVED, URGENT, Complainant, PrivateContact, Ticket, TicketDraft, TicketEvent)
 from .notify import Notifier
 from .settings import TicketSettings
 
@@ -60,7 +60,6 @@ _FILED = {private: select(Complainant.id).where(
     Complainant.user_id == bindparam("user"),
     Complainant.chat_id.is_(None) if private else Complainant.chat_id == bindparam("chat"),
     Complainant.message_id == bindparam("message")).limit(1) for private in (True, False)}
-_GROUP_BRANCH = select(BranchGroup.branch_id).where(BranchGroup.chat_id == bindparam("chat"))
 # The day's last number. The lower bound lets the unique index skip the earlier days (LIKE
 # alone read every ticket ever); 10000 sorts after 9999.
 _LAST_NUMBER = (select(Ticket.number)
@@ -228,8 +227,8 @@ class TicketService:
                                                     "message": r.message_id}) is not None
 
     def _branch_for(self, s: Session, r: Report) -> str | None:
-        if r.chat_id is not None:  # (the foreign key keeps a group's branch in existence)
-            return s.scalar(_GROUP_BRANCH, {"chat": r.chat_id})
+        if r.chat_id is not None:
+            return BranchDirectory.branch_id_of_chat(s, r.chat_id)
         last = s.scalar(select(Ticket.branch_id).join(Complainant, Complainant.ticket_id == Ticket.id)
                         .where(Complainant.user_id == r.user_id, Ticket.branch_id.is_not(None))
                         .order_by(Ticket.id.desc()).limit(1))

@@ -1,0 +1,40 @@
+"""The two evaluation sets (the shipped KB with the dev queries, and the held-out KB with its
+own queries) and retrievers built on them as `driverhome ask` configures them, shared by the
+analysis scripts (calibrate, rankfit, misses)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+
+from knowledge_base.dense import load_embedder
+from knowledge_base.evaluate import load_queries
+from knowledge_base.retriever import Retriever
+from knowledge_base.schema import read_file
+from knowledge_base.settings import RetrievalSettings
+from knowledge_base.text import Analyzer
+
+ROOT = Path(__file__).resolve().parent.parent
+DATA = ROOT / "bench" / "data"
+SETS = {"dev": (ROOT / "knowledge_base" / "faq.yml", DATA / "dev_queries.yml"),
+        "held-out": (DATA / "heldout_kb.yml", DATA / "heldout_queries.yml")}
+
+
+def config_settings() -> RetrievalSettings:
+    """The `retrieval:` section of the shipped config.yml (what `driverhome ask` runs with)."""
+    data = yaml.safe_load((ROOT / "config.yml").read_text(encoding="utf-8")) or {}
+    return RetrievalSettings(**(data.get("retrieval") or {}))
+
+
+def load_sets(settings: RetrievalSettings, names: list[str] | None = None) -> dict[str, tuple[Retriever, list[dict]]]:
+    """name -> (a retriever loaded with that set's KB, its queries); one analyzer and model for all."""
+    analyzer = Analyzer(ROOT / "knowledge_base" / "dict")
+    embedder = load_embedder(settings.model, settings.fallback_model, None)
+    out = {}
+    for name in names or list(SETS):
+        kb, queries = SETS[name]
+        r = Retriever(settings, analyzer, embedder)
+        r.load(read_file(kb).entries)
+        out[name] = (r, load_queries(queries))
+    return out
