@@ -15,6 +15,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from .homophones import HomophoneIndex
 from .text import STOP_UNITS, Analyzer
 
 
@@ -79,6 +80,7 @@ class LexicalIndex:
         self._df = np.zeros(1024, dtype=np.int32)  # document frequency by feature id
         self._phrase = np.zeros(1024, dtype=bool)  # feature id is a bigram or a word
         self._content = np.zeros(1024, dtype=bool)  # feature id is a content character
+        self.homophones = HomophoneIndex(analyzer)  # the entries' words, for typo repair
 
     def __len__(self) -> int:
         return len(self._docs)
@@ -124,6 +126,8 @@ class LexicalIndex:
         for t in terms.tolist():
             self._postings.setdefault(t, []).append(num)
             self._arrays.pop(t, None)
+        for word in self._question_words(self._docs[num]):
+            self.homophones.add(word)
 
     def remove(self, num: int) -> None:
         doc = self._docs.pop(num, None)
@@ -139,6 +143,14 @@ class LexicalIndex:
                 if not posting:
                     del self._postings[t]
             self._arrays.pop(t, None)
+        for word in self._question_words(doc):
+            self.homophones.discard(word)
+
+    def _question_words(self, doc: _Doc) -> list[str]:
+        """Dictionary words of an entry's question and alternates: the terms a typo may mean
+        (answers are long prose full of everyday words such as 除了 or 不然)."""
+        names = (self._names[t] for t in np.unique(doc.ids).tolist())
+        return [n[1:] for n in names if n[0] == "w" and self.analyzer.is_word(n[1:])]
 
     def terms(self, num: int) -> frozenset[str]:
         doc = self._docs.get(num)

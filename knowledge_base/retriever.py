@@ -15,7 +15,7 @@ from .calibration import Calibrator, evidence
 from .chitchat import is_chitchat
 from .dense import DenseIndex, Embedder
 from .lexical import LexicalIndex
-from .qtypes import question_types, type_mismatch
+from .qtypes import question_types, type_mismatch, vetoed
 from .schema import FaqEntry
 from .settings import RetrievalSettings
 from .text import Analyzer
@@ -152,7 +152,7 @@ class Retriever:
 
     def _rank(self, text: str) -> tuple[list[Candidate], bool, dict[str, float], str]:
         s = self.settings
-        canonical = self.analyzer.canonical(text)
+        canonical = self.lexical.homophones.repair(self.analyzer.canonical(text))
         chit = is_chitchat(canonical)
         feats = self.analyzer.features(canonical, canonical=True).weights
         if not feats or not self._entries:
@@ -214,7 +214,7 @@ class Retriever:
         if not ranked:
             return Decision(SILENT, None, 0.0)
         top = ranked[0]
-        if chit:
+        if chit or vetoed(question_types(self.analyzer.normalize(text)), self._types.get(self._num[top.faq_id], frozenset())):
             return Decision(SILENT, top.faq_id, 0.0, candidates=ranked[:5])
         runner = ranked[1] if len(ranked) > 1 else None
         with self._lock:

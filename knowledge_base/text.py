@@ -133,9 +133,12 @@ class Analyzer:
     # so it matches the entry's "冲凉"/"洗澡"/"理发"; particles on either side never join.
     SPLIT_WORDS = True
 
+    # After these, 个 is a measure word ("几个钟头", "这个证"), not a split: nothing to rejoin.
+    _QUANTIFIERS = frozenset("几多每这那哪某半整一二两三四五六七八九十百千万0123456789")
+
     def _join_split_word(self, m: re.Match) -> str:
         a, b = m.group(1), m.group(3)
-        if a in STOP_UNITS or b in STOP_UNITS or not self._jieba.FREQ.get(a + b):
+        if a in STOP_UNITS or b in STOP_UNITS or a in self._QUANTIFIERS or not self._jieba.FREQ.get(a + b):
             return m.group(0)
         return a + b
 
@@ -152,7 +155,12 @@ class Analyzer:
         with self._lock:  # jieba's tokenizer is not thread-safe while it initialises
             return [w for w in self._jieba.cut(canonical_text) if w.strip()]
 
-    def _py(self, ch: str) -> str:
+    def is_word(self, text: str) -> bool:
+        """Whether jieba's dictionaries (its own and the domain's) know `text` as a word."""
+        return bool(self._jieba.FREQ.get(text))
+
+    def pinyin(self, ch: str) -> str:
+        """Toneless pinyin of one character (its most common reading)."""
         p = self._py_cache.get(ch)
         if p is None:
             p = self._pinyin.lazy_pinyin(ch)[0]
@@ -197,7 +205,7 @@ class Analyzer:
                     bg = u + units[i + 1]
                     add("b" + bg, "b", bg in STOP_WORDS or (u in STOP_UNITS and units[i + 1] in STOP_UNITS), bg)
                     if len(u) == 1 and len(units[i + 1]) == 1 and not u.isascii() and not units[i + 1].isascii():
-                        add("p" + self._py(u) + self._py(units[i + 1]), "p", bg in STOP_WORDS, bg)
+                        add("p" + self.pinyin(u) + self.pinyin(units[i + 1]), "p", bg in STOP_WORDS, bg)
             for word in self.words(chunk):
                 if len(word) >= 2 and not word.isdigit():
                     add("w" + word, "w", word in STOP_WORDS, word)

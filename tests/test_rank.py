@@ -11,7 +11,7 @@ def test_question_kinds_are_read_from_colloquial_wording(analyzer):
     kinds = lambda text: question_types(analyzer.normalize(text))  # noqa: E731
     assert kinds("龙溪大道限高多少？") == {"amount"}
     assert kinds("龍溪大道的限高桿好久拆") == {"when"}  # 好久 = 多久 / 什么时候 in Guizhou speech
-    assert kinds("那个限高杆是哪家公司做的") == {"who"}
+    assert kinds("那个限高杆是哪家公司做的") == {"who", "maker"}
     assert kinds("司机之家在哪里") == {"where"}
     assert kinds("为啥不让进城") == {"why"}
     assert kinds("党费怎么交") == frozenset()

@@ -34,3 +34,9 @@ def test_features_include_words_and_pinyin(analyzer):
     # a homophone typo shares the pinyin bigram with the right spelling
     typo = analyzer.features("现高").weights
     assert set(k for k in feats if k.startswith("p")) & set(k for k in typo if k.startswith("p"))
+
+
+def test_measure_word_ge_is_not_rejoined(analyzer):
+    # 洗了个澡 -> 洗澡, but 几个钟头 keeps its measure word (几种 would be a different word)
+    assert "洗澡" in analyzer.canonical("想洗了个澡")
+    assert "几种" not in analyzer.canonical("连续开几个钟头要停")

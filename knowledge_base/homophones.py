@@ -1,0 +1,117 @@
+"""Repair of voice-input homophone typos against the knowledge base's own words.
+
+Voice input and pinyin keyboards swap a character for another that sounds the same
+("诉球" for "诉求", "年减" for "年检"). Pinyin bigram features already give such a query
+some credit, but the wrong character still counts against every entry. A span of the
+query that is no Chinese word at all, sounds exactly like a word the knowledge base uses
+and shares a character with it in place is read as that word. The words are the knowledge
+base's own, kept up to date on every edit, so an admin's new term is repaired at once.
+"""
+
+from __future__ import annotations
+
+import re
+
+from .text import _CJK, STOP_UNITS, STOP_WORDS, Analyzer
+
+_RUN_RE = re.compile(rf"[{_CJK}]+")
+
+
+class HomophoneIndex:
+    """KB words by their toneless pinyin; `repair` rewrites homophone typos in a query."""
+
+    LENGTHS = (4, 3, 2)  # longest span first
+    MAX_CHANGED = {2: 1, 3: 1, 4: 2}  # characters a typo may change, by word length
+
+    def __init__(self, analyzer: Analyzer):
+        self.analyzer = analyzer
+        self._count: dict[str, int] = {}  # KB word -> how many entries use it
+        self._by_sound: dict[tuple[str, ...], set[str]] = {}
+
+    def __len__(self) -> int:
+        return len(self._count)
+
+    def _sound(self, text: str) -> tuple[str, ...]:
+        return tuple(self.analyzer.pinyin(ch) for ch in text)
+
+    @staticmethod
+    def _eligible(word: str) -> bool:
+        """Content words only: one with a particle or function character (除了, 不想, 异地)
+        sounds like too many ordinary spans."""
+        return (len(word) in HomophoneIndex.MAX_CHANGED and word not in STOP_WORDS
+                and bool(_RUN_RE.fullmatch(word)) and not any(ch in STOP_UNITS for ch in word))
+
+    def add(self, word: str) -> None:
+        """One more entry uses `word` (a jieba word of its text)."""
+        if not self._eligible(word):
+            return
+        n = self._count.get(word, 0)
+        self._count[word] = n + 1
+        if n == 0:
+            self._by_sound.setdefault(self._sound(word), set()).add(word)
+
+    def discard(self, word: str) -> None:
+        """One entry fewer uses `word`."""
+        n = self._count.get(word)
+        if n is None:
+            return
+        if n > 1:
+            self._count[word] = n - 1
+            return
+        del self._count[word]
+        key = self._sound(word)
+        same = self._by_sound.get(key)
+        if same is not None:
+            same.discard(word)
+            if not same:
+                del self._by_sound[key]
+
+    def _target(self, span: str) -> str | None:
+        """The one KB word `span` is a homophone typo of, if any."""
+        if span in self._count or self.analyzer.is_word(span):
+            return None  # a real word is never a typo
+        best, best_n, tie = None, 0, False
+        for word in tuple(self._by_sound.get(self._sound(span), ())):  # edits may run meanwhile
+            changed = sum(a != b for a, b in zip(word, span))
+            if not 0 < changed <= self.MAX_CHANGED[len(span)]:
+                continue
+            n = self._count[word]
+            if n > best_n:
+                best, best_n, tie = word, n, False
+            elif n == best_n:
+                tie = True
+        return None if tie else best
+
+    def repair(self, text: str) -> str:
+        """`text` (canonical) with homophone typos of KB words replaced by those words.
+        A span that cuts into a real word of the query's segmentation is left alone."""
+        if not self._by_sound or not _RUN_RE.search(text):
+            return text
+        return _RUN_RE.sub(lambda m: self._repair_run(m.group(0)), text)
+
+    def _repair_run(self, run: str) -> str:
+        if len(run) < 2:
+            return run
+        # Positions inside a real dictionary word of the segmentation: spans may not start or end there.
+        inside = [False] * (len(run) + 1)
+        pos = 0
+        for tok in self.analyzer.words(run):
+            if len(tok) > 1 and self.analyzer.is_word(tok):
+                for k in range(pos + 1, pos + len(tok)):
+                    inside[k] = True
+            pos += len(tok)
+        out, i = [], 0
+        while i < len(run):
+            for length in self.LENGTHS:
+                j = i + length
+                if j > len(run) or inside[i] or inside[j]:
+                    continue
+                word = self._target(run[i:j])
+                if word is not None:
+                    out.append(word)
+                    i = j
+                    break
+            else:
+                out.append(run[i])
+                i += 1
+        return "".join(out)

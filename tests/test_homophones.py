@@ -1,0 +1,83 @@
+"""Homophone typo repair against the knowledge base's own words, and the brand veto."""
+
+import pytest
+
+from knowledge_base.homophones import HomophoneIndex
+from knowledge_base.qtypes import question_types, vetoed
+from knowledge_base.retriever import ANSWER, SILENT, Retriever
+from knowledge_base.schema import FaqEntry
+from knowledge_base.settings import RetrievalSettings
+
+
+@pytest.fixture
+def words(analyzer):
+    index = HomophoneIndex(analyzer)
+    for w in ["年检", "诉求", "党费", "资格证", "除了", "不想"]:
+        index.add(w)
+    return index
+
+
+@pytest.mark.parametrize("typo, fixed", [
+    ("能在贵阳年减吗", "能在贵阳年检吗"),
+    ("诉球要咋个发", "诉求要咋个发"),
+    ("档费交好多", "党费交好多"),
+    ("考资个证要带啥", "考资格证要带啥"),
+])
+def test_voice_typos_of_kb_words_are_repaired(words, typo, fixed):
+    assert words.repair(typo) == fixed
+
+
+@pytest.mark.parametrize("text", [
+    "出了事故谁赔",  # 出了 sounds like the KB's 除了, but function words are never targets
+    "滴不响杆子不抬",  # 不想: has a particle character
+    "年检要带啥",  # already right
+    "党费和年检",
+])
+def test_real_words_and_function_words_are_left_alone(words, text):
+    assert words.repair(text) == text
+
+
+def test_words_follow_edits(words):
+    words.discard("年检")
+    assert words.repair("年减") == "年减"
+    words.add("年检")
+    words.add("年检")
+    words.discard("年检")  # one entry still uses it
+    assert words.repair("年减") == "年检"
+
+
+def test_two_kb_words_with_one_sound_are_not_guessed(analyzer):
+    index = HomophoneIndex(analyzer)
+    index.add("诉求")
+    index.add("诉囚")  # same sound, one character off, equally used: ambiguous
+    assert index.repair("诉球") == "诉球"
+
+
+def test_retriever_repairs_typos_with_its_own_words(analyzer):
+    r = Retriever(RetrievalSettings(), analyzer, None)
+    r.load([FaqEntry(id="inspection-elsewhere", question="货车可以在外地年检吗？",
+                     answer="可以，全国通检，带齐行驶证和交强险保单到当地检测站就行。"),
+            FaqEntry(id="city-limits", question="货车进城有限行吗？", answer="看各地规定。")])
+    assert r.search("车是山东牌照 能在贵阳年减吗").faq_id == "inspection-elsewhere"
+    r.remove("inspection-elsewhere")
+    assert r.lexical.homophones.repair("年减") == "年减"
+
+
+@pytest.mark.parametrize("text, expect", [
+    ("北斗定位设备哪个牌子好", True),
+    ("洗衣房那个洗衣机是什么牌子", True),
+    ("那个限高杆是哪家公司做的", True),
+    ("桥头牌子写限重30吨 是只算货还是连车一起", False),  # 牌子 here is a road sign
+    ("这事谁做的主", False),
+])
+def test_brand_or_maker_questions_are_recognised(text, expect):
+    assert ("maker" in question_types(text)) is expect
+
+
+def test_brand_question_on_a_matching_topic_stays_silent(analyzer):
+    r = Retriever(RetrievalSettings(), analyzer, None)
+    r.load([FaqEntry(id="beidou", question="北斗定位设备必须装吗？", alternates=["北斗定位设备要装吗"],
+                     answer="12吨以上的货车必须装北斗定位设备并保持在线。")])
+    assert r.search("北斗定位设备必须装吗").decision == ANSWER
+    assert r.search("北斗定位设备哪个牌子好").decision == SILENT
+    assert vetoed(question_types("哪个牌子好"), frozenset()) and not vetoed(frozenset({"maker"}), frozenset({"maker"}))
