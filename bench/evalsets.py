@@ -1,5 +1,6 @@
-"""The two evaluation sets (the shipped KB with the dev queries, and the held-out KB with its
-own queries) and retrievers built on them as `driverhome ask` configures them, shared by the
+"""The evaluation sets (the shipped KB with the dev queries; the held-out KB with its own
+queries; the fresh KB with its own queries, written by someone who had seen neither the
+engine nor the other sets) and retrievers built on them as `driverhome ask` configures them, shared by the
 analysis scripts (calibrate, rankfit, misses)."""
 
 from __future__ import annotations
@@ -18,7 +19,8 @@ from knowledge_base.text import Analyzer
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / "bench" / "data"
 SETS = {"dev": (ROOT / "knowledge_base" / "faq.yml", DATA / "dev_queries.yml"),
-        "held-out": (DATA / "heldout_kb.yml", DATA / "heldout_queries.yml")}
+        "held-out": (DATA / "heldout_kb.yml", DATA / "heldout_queries.yml"),
+        "fresh": (DATA / "fresh_kb.yml", DATA / "fresh_queries.yml")}
 
 
 def config_settings() -> RetrievalSettings:

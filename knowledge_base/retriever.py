@@ -221,8 +221,11 @@ class Retriever:
             features = self.evidence(text, ranked, query_w, canonical)
         p = self.calibrator.probability(features)
         # A bare topic ("资格证") that several entries contain in full is a question
-        # with no specific intent yet: offer the choices instead of guessing.
-        ambiguous = runner is not None and runner.coverage >= 0.98 and top.coverage - runner.coverage < 0.02
+        # with no specific intent yet, and two entries scoring the same are a coin flip:
+        # offer the choices instead of guessing.
+        ambiguous = runner is not None and (
+            (runner.coverage >= 0.98 and top.coverage - runner.coverage < 0.02)
+            or top.score - runner.score < s.tie_margin)
         if p >= s.answer_probability and not ambiguous:
             return Decision(ANSWER, top.faq_id, p, answer=self._entries[top.faq_id].answer, candidates=ranked[:5])
         if p >= s.suggest_probability:

@@ -34,6 +34,7 @@ class RetrievalSettings(BaseModel):
     answer_probability: float = Field(0.8, ge=0, le=1)
     suggest_probability: float = Field(0.75, ge=0, le=1)
     suggest_window: float = Field(0.15, ge=0, le=1)
+    tie_margin: float = Field(0.005, ge=0, le=1)
     max_suggestions: int = Field(3, ge=1, le=10)
 
     @model_validator(mode="after")

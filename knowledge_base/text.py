@@ -68,6 +68,16 @@ def _cn_to_int(s: str) -> str:
     return str(total) if total else s
 
 
+def _numeral(m: re.Match) -> str:
+    """Digits for one matched numeral. Two bare digits before a unit are no number:
+    "四五米" is "four or five metres" and "前四后八四个桥" a truck type and a count, so
+    only the digit next to the unit is converted."""
+    s = m.group(0)
+    if len(s) == 2 and all(c in _CN_DIGITS for c in s):
+        return s[0] + _cn_to_int(s[1])
+    return _cn_to_int(s)
+
+
 def normalize(text: str, converter=None) -> str:
     """Canonical form: half width, simplified, lower case, digits for numerals,
     no punctuation, emoji or spaces between Chinese characters."""
@@ -75,7 +85,7 @@ def normalize(text: str, converter=None) -> str:
     if converter is not None:
         text = converter.convert(text)
     text = text.lower()
-    text = _CN_NUM_RE.sub(lambda m: _cn_to_int(m.group(0)), text)
+    text = _CN_NUM_RE.sub(_numeral, text)
     # Keep letters, digits and CJK; everything else (punctuation, emoji, zero-width) is a gap.
     text = re.sub(rf"[^0-9a-z{_CJK}.+·]+", " ", text)
     text = re.sub(r"(?<![0-9])\.|\.(?![0-9])", " ", text)
@@ -111,23 +121,26 @@ class Analyzer:
         self._jieba = jieba.Tokenizer()
         self._lock = threading.Lock()
         jieba.setLogLevel(logging.WARNING)
-        self.synonyms: dict[str, str] = {}
-        self._syn_re: re.Pattern | None = None
+        # Rewrites applied in order, each in one pass with the longest match first (no
+        # cascades within a pass): local speech to Mandarin, then variants to canonical terms.
+        self._passes: list[tuple[re.Pattern, dict[str, str]]] = []
         if dict_dir and Path(dict_dir).is_dir():
             for words in sorted(Path(dict_dir).glob("*.txt")):
                 self._jieba.load_userdict(str(words))
-            syn_file = Path(dict_dir) / "synonyms.yml"
-            if syn_file.exists():
-                self.synonyms = load_synonyms(syn_file, self._t2s)
-            if self.synonyms:
-                keys = sorted(self.synonyms, key=len, reverse=True)
-                self._syn_re = re.compile("|".join(map(re.escape, keys)))
+            for name in self.REWRITE_FILES:
+                path = Path(dict_dir) / f"{name}.yml"
+                pairs = load_synonyms(path, self._t2s, key=name) if path.exists() else {}
+                if pairs:
+                    keys = sorted(pairs, key=len, reverse=True)
+                    self._passes.append((re.compile("|".join(map(re.escape, keys))), pairs))
         self._jieba.initialize()
         self._py_cache: dict[str, str] = {}
         self._prior_cache: dict[str, float] = {}
 
     def normalize(self, text: str) -> str:
         return normalize(text, self._t2s)
+
+    REWRITE_FILES = ("dialect", "synonyms")  # in the dictionary folder, applied in this order
 
     # Rejoin a two-character dictionary word split by 个 ("冲个凉", "洗了个澡", "理个发"),
     # so it matches the entry's "冲凉"/"洗澡"/"理发"; particles on either side never join.
@@ -143,12 +156,13 @@ class Analyzer:
         return a + b
 
     def canonical(self, text: str) -> str:
-        """Normalised text with colloquial variants replaced by their canonical term."""
+        """Normalised text with dialect forms in Mandarin and colloquial variants replaced by
+        their canonical term."""
         t = self.normalize(text)
         if self.SPLIT_WORDS:
             t = _SPLIT_WORD_RE.sub(self._join_split_word, t)
-        if self._syn_re is not None:  # one pass, longest match first: no cascades
-            t = self._syn_re.sub(lambda m: self.synonyms[m.group(0)], t)
+        for pattern, pairs in self._passes:
+            t = pattern.sub(lambda m: pairs[m.group(0)], t)
         return t
 
     def words(self, canonical_text: str) -> list[str]:
@@ -212,12 +226,12 @@ class Analyzer:
         return Features(w)
 
 
-def load_synonyms(path: Path, converter=None) -> dict[str, str]:
-    """Read `synonyms: {canonical: [variants]}` into variant -> canonical (canonical
+def load_synonyms(path: Path, converter=None, key: str = "synonyms") -> dict[str, str]:
+    """Read `<key>: {canonical: [variants]}` into variant -> canonical (canonical
     terms map to themselves so that a longer canonical wins over a shorter variant)."""
     data = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
     pairs: dict[str, str] = {}
-    for canon, variants in (data.get("synonyms") or {}).items():
+    for canon, variants in (data.get(key) or {}).items():
         canon_n = normalize(str(canon), converter)
         if len(canon_n) < 2:
             continue

@@ -81,3 +81,8 @@ def test_brand_question_on_a_matching_topic_stays_silent(analyzer):
     assert r.search("北斗定位设备必须装吗").decision == ANSWER
     assert r.search("北斗定位设备哪个牌子好").decision == SILENT
     assert vetoed(question_types("哪个牌子好"), frozenset()) and not vetoed(frozenset({"maker"}), frozenset({"maker"}))
+
+
+def test_product_questions_count_as_brand_questions():
+    assert "maker" in question_types("从业资格证考试哪个刷题app好用")
+    assert "maker" not in question_types("从业资格证考试在哪里报名")

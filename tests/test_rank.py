@@ -2,7 +2,7 @@
 
 from knowledge_base.calibration import Calibrator
 from knowledge_base.qtypes import question_types, type_mismatch
-from knowledge_base.retriever import ANSWER, Retriever
+from knowledge_base.retriever import ANSWER, SILENT, Retriever
 from knowledge_base.schema import FaqEntry
 from knowledge_base.settings import RetrievalSettings
 
@@ -67,3 +67,17 @@ def test_trap_question_on_a_known_topic_is_less_likely_answered(analyzer, sample
     cal = Calibrator.load()
     assert cal.weights["type_mismatch"] < 0
     assert cal.probability(feats) < cal.probability({**feats, "type_mismatch": 0.0})
+
+
+def test_a_long_message_that_barely_matches_is_not_answered(analyzer, embedder):
+    """A rambling report of unpaid freight shares a word or two with many entries; message
+    length alone once made it look certain (p 0.996 for the accident hotline)."""
+    from pathlib import Path
+
+    from bench.evalsets import config_settings
+    from knowledge_base.schema import read_file
+
+    r = Retriever(config_settings(), analyzer, embedder)
+    r.load(read_file(Path(__file__).parent.parent / "bench" / "data" / "fresh_kb.yml").entries)
+    d = r.search("各位师傅 我上个月从曲靖拉了一车水泥到文山 卸完货老板说过两天结 现在电话都不接了 这种咋整")
+    assert d.decision == SILENT

@@ -78,3 +78,19 @@ def test_embeddings_are_cached_on_disk(tmp_path):
     emb.encode(["限高多少", "党费怎么交"])
     hits = emb.cache.get_many([emb.cache.key(emb.name, t) for t in ("限高多少", "党费怎么交")])
     assert len(hits) == 2
+
+
+@pytest.mark.parametrize("text", ["出售二手解放J6 车况好 有意私聊15800002222",
+                                  "专业代办ETC 绿通卡 价格优惠 电话18800005555"])
+def test_sale_and_service_ads_stay_silent(retriever, text):
+    assert retriever.search(text).decision == SILENT
+
+
+def test_two_entries_scoring_the_same_are_offered_not_answered(analyzer):
+    same = "从业资格证找不到了怎么办？"
+    r = Retriever(RetrievalSettings(), analyzer, None)
+    r.load([FaqEntry(id="a", question=same, answer="补办。"), FaqEntry(id="b", question=same, answer="换证。")])
+    d = r.search(same)
+    assert d.decision != ANSWER and {"a", "b"} <= set(d.suggestions)
+    r.remove("b")
+    assert r.search(same).decision == ANSWER

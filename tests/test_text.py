@@ -40,3 +40,17 @@ def test_measure_word_ge_is_not_rejoined(analyzer):
     # 洗了个澡 -> 洗澡, but 几个钟头 keeps its measure word (几种 would be a different word)
     assert "洗澡" in analyzer.canonical("想洗了个澡")
     assert "几种" not in analyzer.canonical("连续开几个钟头要停")
+
+
+def test_southwestern_speech_reads_as_mandarin(analyzer):
+    # dialect first, then synonyms: 歇一哈 -> 歇一下 -> the canonical term for resting
+    assert analyzer.canonical("开好久要歇一哈") == analyzer.canonical("开好久要休息")
+    assert analyzer.canonical("油遭偷了咋整") == analyzer.canonical("油被偷了怎么办")
+    assert analyzer.canonical("楚雄有莫得司机之家") == analyzer.canonical("楚雄有没有司机之家")
+    assert analyzer.canonical("好多人") == "好多人"  # 好多 can mean "many": left alone
+
+
+def test_two_bare_digits_before_a_unit_are_not_one_number(analyzer):
+    assert "45米" not in analyzer.normalize("四五米")  # four or five metres
+    assert analyzer.canonical("前四后八四个桥") == analyzer.canonical("前四后八") + "4个桥"
+    assert analyzer.normalize("六十一岁") == "61岁" and analyzer.normalize("一二三二八") == "12328"
