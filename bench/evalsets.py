@@ -20,7 +20,8 @@ ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / "bench" / "data"
 SETS = {"dev": (ROOT / "knowledge_base" / "faq.yml", DATA / "dev_queries.yml"),
         "held-out": (DATA / "heldout_kb.yml", DATA / "heldout_queries.yml"),
-        "fresh": (DATA / "fresh_kb.yml", DATA / "fresh_queries.yml")}
+        "fresh": (DATA / "fresh_kb.yml", DATA / "fresh_queries.yml"),
+        "blind2": (DATA / "blind2_kb.yml", DATA / "blind2_queries.yml")}
 
 
 def config_settings() -> RetrievalSettings:

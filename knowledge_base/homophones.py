@@ -15,6 +15,7 @@ import re
 from .text import _CJK, STOP_UNITS, STOP_WORDS, Analyzer
 
 _RUN_RE = re.compile(rf"[{_CJK}]+")
+_NUMERALS = frozenset("零〇一二两三四五六七八九十百千万亿几")
 
 
 class HomophoneIndex:
@@ -27,6 +28,12 @@ class HomophoneIndex:
         self.analyzer = analyzer
         self._count: dict[str, int] = {}  # KB word -> how many entries use it
         self._by_sound: dict[tuple[str, ...], set[str]] = {}
+        # The domain dictionary's terms (dialect and synonym tables), tried when no KB word
+        # fits: a typo of 钟头 is still worth repairing when the KB says 小时.
+        self._dict_by_sound: dict[tuple[str, ...], set[str]] = {}
+        for term in analyzer.rewrite_terms():
+            if self._eligible(term):
+                self._dict_by_sound.setdefault(self._sound(term), set()).add(term)
 
     def __len__(self) -> int:
         return len(self._count)
@@ -66,26 +73,37 @@ class HomophoneIndex:
             if not same:
                 del self._by_sound[key]
 
+    def _close(self, span: str, words) -> list[str]:
+        """Those of `words` (same sound as `span`) that differ from it in a few characters."""
+        limit = self.MAX_CHANGED[len(span)]
+        return [w for w in words if 0 < sum(a != b for a, b in zip(w, span)) <= limit]
+
     def _target(self, span: str) -> str | None:
-        """The one KB word `span` is a homophone typo of, if any."""
-        if span in self._count or self.analyzer.is_word(span):
-            return None  # a real word is never a typo
-        best, best_n, tie = None, 0, False
-        for word in tuple(self._by_sound.get(self._sound(span), ())):  # edits may run meanwhile
-            changed = sum(a != b for a, b in zip(word, span))
-            if not 0 < changed <= self.MAX_CHANGED[len(span)]:
-                continue
-            n = self._count[word]
-            if n > best_n:
-                best, best_n, tie = word, n, False
-            elif n == best_n:
-                tie = True
-        return None if tie else best
+        """The one KB word (else dictionary term) `span` is a homophone typo of, if any."""
+        if span in self._count or self.analyzer.is_word(span) or span[0] in _NUMERALS or span[-1] in _NUMERALS:
+            return None  # a real word is never a typo, nor is a numeral (8千运费, 一地)
+        sound = self._sound(span)
+        words = [w for w in self._close(span, tuple(self._by_sound.get(sound, ())))  # edits may run meanwhile
+                 if not self._particle_changed(span, w)]
+        if words:
+            counts = [self._count.get(w, 0) for w in words]
+            top = max(counts)
+            best = [w for w, n in zip(words, counts) if n == top]
+            return best[0] if len(best) == 1 else None
+        terms = [t for t in self._close(span, self._dict_by_sound.get(sound, ())) if not self._particle_changed(span, t)]
+        return terms[0] if len(terms) == 1 else None
+
+    @staticmethod
+    def _particle_changed(span: str, word: str) -> bool:
+        """A particle in the span that the word changes is meant (车在 is not 车载, 车太 not
+        车胎); only 个 between two characters is a common slip for 格 (资个证)."""
+        return any(a != b and a in STOP_UNITS and not (a == "个" and 0 < i < len(span) - 1)
+                   for i, (a, b) in enumerate(zip(span, word)))
 
     def repair(self, text: str) -> str:
         """`text` (canonical) with homophone typos of KB words replaced by those words.
         A span that cuts into a real word of the query's segmentation is left alone."""
-        if not self._by_sound or not _RUN_RE.search(text):
+        if not (self._by_sound or self._dict_by_sound) or not _RUN_RE.search(text):
             return text
         return _RUN_RE.sub(lambda m: self._repair_run(m.group(0)), text)
 

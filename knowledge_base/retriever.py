@@ -152,7 +152,10 @@ class Retriever:
 
     def _rank(self, text: str) -> tuple[list[Candidate], bool, dict[str, float], str]:
         s = self.settings
-        canonical = self.lexical.homophones.repair(self.analyzer.canonical(text))
+        canonical = self.analyzer.canonical(text)
+        repaired = self.lexical.homophones.repair(canonical)
+        if repaired != canonical:  # a repaired typo may be a variant with a canonical term
+            canonical = self.analyzer.canonical(repaired)
         chit = is_chitchat(canonical)
         feats = self.analyzer.features(canonical, canonical=True).weights
         if not feats or not self._entries:

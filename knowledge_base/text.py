@@ -140,6 +140,10 @@ class Analyzer:
     def normalize(self, text: str) -> str:
         return normalize(text, self._t2s)
 
+    def rewrite_terms(self) -> set[str]:
+        """Every term of the dialect and synonym tables, both the variants and what they become."""
+        return {t for _, pairs in self._passes for pair in pairs.items() for t in pair}
+
     REWRITE_FILES = ("dialect", "synonyms")  # in the dictionary folder, applied in this order
 
     # Rejoin a two-character dictionary word split by 个 ("冲个凉", "洗了个澡", "理个发"),

@@ -38,12 +38,13 @@ def test_real_words_and_function_words_are_left_alone(words, text):
 
 
 def test_words_follow_edits(words):
-    words.discard("年检")
-    assert words.repair("年减") == "年减"
-    words.add("年检")
-    words.add("年检")
-    words.discard("年检")  # one entry still uses it
-    assert words.repair("年减") == "年检"
+    words.add("遵义")
+    assert words.repair("去尊义年检") == "去遵义年检"
+    words.add("遵义")
+    words.discard("遵义")  # one entry still uses it
+    assert words.repair("尊义") == "遵义"
+    words.discard("遵义")
+    assert words.repair("尊义") == "尊义"
 
 
 def test_two_kb_words_with_one_sound_are_not_guessed(analyzer):
@@ -57,10 +58,12 @@ def test_retriever_repairs_typos_with_its_own_words(analyzer):
     r = Retriever(RetrievalSettings(), analyzer, None)
     r.load([FaqEntry(id="inspection-elsewhere", question="货车可以在外地年检吗？",
                      answer="可以，全国通检，带齐行驶证和交强险保单到当地检测站就行。"),
+            FaqEntry(id="zunyi-home", question="遵义的司机之家在哪里？", answer="在汇川区。"),
             FaqEntry(id="city-limits", question="货车进城有限行吗？", answer="看各地规定。")])
     assert r.search("车是山东牌照 能在贵阳年减吗").faq_id == "inspection-elsewhere"
-    r.remove("inspection-elsewhere")
-    assert r.lexical.homophones.repair("年减") == "年减"
+    assert r.search("尊义司机之家在哪").faq_id == "zunyi-home"
+    r.remove("zunyi-home")
+    assert r.lexical.homophones.repair("尊义") == "尊义"
 
 
 @pytest.mark.parametrize("text, expect", [
@@ -86,3 +89,17 @@ def test_brand_question_on_a_matching_topic_stays_silent(analyzer):
 def test_product_questions_count_as_brand_questions():
     assert "maker" in question_types("从业资格证考试哪个刷题app好用")
     assert "maker" not in question_types("从业资格证考试在哪里报名")
+
+
+def test_dictionary_terms_are_repaired_when_no_kb_word_fits(analyzer):
+    index = HomophoneIndex(analyzer)  # no KB words at all
+    assert index.repair("连续开几个种头要停") == "连续开几个钟头要停"  # 钟头: a synonym-table term
+    assert analyzer.canonical(index.repair("走绿同免费不")) == analyzer.canonical("走绿色通道免费不")
+
+
+@pytest.mark.parametrize("text", ["车在高速上坏了", "车太重了", "8千运费", "货散了一地"])
+def test_particles_and_numerals_are_never_typos(analyzer, text):
+    index = HomophoneIndex(analyzer)
+    for w in ["车载", "车胎", "欠运费", "异地"]:
+        index.add(w)
+    assert index.repair(text) == text
