@@ -16,7 +16,7 @@ from difflib import SequenceMatcher
 
 import numpy as np
 
-from bench.evalsets import config_settings, load_sets
+from bench.evalsets import FIT_SETS, config_settings, load_sets
 from knowledge_base.qtypes import question_types
 from knowledge_base.retriever import Retriever
 
@@ -98,7 +98,7 @@ def main() -> None:
     args = ap.parse_args()
     logging.disable(logging.WARNING)
     data = {}
-    for name, (r, queries) in load_sets(config_settings()).items():
+    for name, (r, queries) in load_sets(config_settings(), list(FIT_SETS)).items():
         data[name] = collect(r, queries)
         recall = np.mean([d["expect"] in d["ids"] for d in data[name]])
         print(f"{name}: {len(data[name])} in-scope queries, candidate recall {recall:.3f}, "
