@@ -5,7 +5,8 @@ Voice input and pinyin keyboards swap a character for another that sounds the sa
 some credit, but the wrong character still counts against every entry. A span of the
 query that is no Chinese word at all, sounds exactly like a word the knowledge base uses
 and shares a character with it in place is read as that word. The words are the knowledge
-base's own, kept up to date on every edit, so an admin's new term is repaired at once.
+base's own, kept up to date on every edit, so an admin's new term is repaired at once; when
+none fits, the terms of the dialect and synonym tables are tried.
 """
 
 from __future__ import annotations
@@ -73,35 +74,29 @@ class HomophoneIndex:
             if not same:
                 del self._by_sound[key]
 
-    def _close(self, span: str, words) -> list[str]:
-        """Those of `words` (same sound as `span`) that differ from it in a few characters."""
-        limit = self.MAX_CHANGED[len(span)]
-        return [w for w in words if 0 < sum(a != b for a, b in zip(w, span)) <= limit]
+    def _fits(self, span: str, word: str) -> bool:
+        """`word` (same sound as `span`) differs from it in a few characters, none of them a
+        particle of the span: a particle is meant (车在 is not 车载, 车太 not 车胎). Only 个
+        between two characters is a common slip (资个证 for 资格证)."""
+        changed = [(i, a) for i, (a, b) in enumerate(zip(span, word)) if a != b]
+        return (0 < len(changed) <= self.MAX_CHANGED[len(span)]
+                and not any(a in STOP_UNITS and not (a == "个" and 0 < i < len(span) - 1) for i, a in changed))
 
     def _target(self, span: str) -> str | None:
         """The one KB word (else dictionary term) `span` is a homophone typo of, if any."""
         if span in self._count or self.analyzer.is_word(span) or span[0] in _NUMERALS or span[-1] in _NUMERALS:
             return None  # a real word is never a typo, nor is a numeral (8千运费, 一地)
         sound = self._sound(span)
-        words = [w for w in self._close(span, tuple(self._by_sound.get(sound, ())))  # edits may run meanwhile
-                 if not self._particle_changed(span, w)]
-        if words:
-            counts = [self._count.get(w, 0) for w in words]
-            top = max(counts)
-            best = [w for w, n in zip(words, counts) if n == top]
-            return best[0] if len(best) == 1 else None
-        terms = [t for t in self._close(span, self._dict_by_sound.get(sound, ())) if not self._particle_changed(span, t)]
-        return terms[0] if len(terms) == 1 else None
-
-    @staticmethod
-    def _particle_changed(span: str, word: str) -> bool:
-        """A particle in the span that the word changes is meant (车在 is not 车载, 车太 not
-        车胎); only 个 between two characters is a common slip for 格 (资个证)."""
-        return any(a != b and a in STOP_UNITS and not (a == "个" and 0 < i < len(span) - 1)
-                   for i, (a, b) in enumerate(zip(span, word)))
+        words = [w for w in tuple(self._by_sound.get(sound, ())) if self._fits(span, w)]  # edits may run meanwhile
+        if words:  # the KB's own words first; the most used one if several fit
+            top = max(self._count.get(w, 0) for w in words)
+            words = [w for w in words if self._count.get(w, 0) == top]
+        else:
+            words = [t for t in self._dict_by_sound.get(sound, ()) if self._fits(span, t)]
+        return words[0] if len(words) == 1 else None
 
     def repair(self, text: str) -> str:
-        """`text` (canonical) with homophone typos of KB words replaced by those words.
+        """`text` (canonical) with homophone typos replaced by the words they stand for.
         A span that cuts into a real word of the query's segmentation is left alone."""
         if not (self._by_sound or self._dict_by_sound) or not _RUN_RE.search(text):
             return text

@@ -217,7 +217,8 @@ class Retriever:
         if not ranked:
             return Decision(SILENT, None, 0.0)
         top = ranked[0]
-        if chit or vetoed(question_types(self.analyzer.normalize(text)), self._types.get(self._num[top.faq_id], frozenset())):
+        asks = question_types(self.analyzer.normalize(text))
+        if chit or vetoed(asks, self._types.get(self._num[top.faq_id], frozenset())):
             return Decision(SILENT, top.faq_id, 0.0, candidates=ranked[:5])
         runner = ranked[1] if len(ranked) > 1 else None
         with self._lock:

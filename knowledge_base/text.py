@@ -110,6 +110,7 @@ class Analyzer:
     # Single characters carry much of the meaning in short colloquial Chinese (床, 电, 澡);
     # tuned on held-out sets with their own knowledge base, see bench/.
     TYPE_WEIGHT = {"u": 1.0, "b": 0.4, "w": 0.6, "p": 0.3}
+    REWRITE_FILES = ("dialect", "synonyms")  # rewrite tables in the dictionary folder, in order
 
     def __init__(self, dict_dir: Path | None = None):
         import jieba
@@ -129,7 +130,7 @@ class Analyzer:
                 self._jieba.load_userdict(str(words))
             for name in self.REWRITE_FILES:
                 path = Path(dict_dir) / f"{name}.yml"
-                pairs = load_synonyms(path, self._t2s, key=name) if path.exists() else {}
+                pairs = load_rewrites(path, self._t2s, key=name) if path.exists() else {}
                 if pairs:
                     keys = sorted(pairs, key=len, reverse=True)
                     self._passes.append((re.compile("|".join(map(re.escape, keys))), pairs))
@@ -144,8 +145,6 @@ class Analyzer:
         """Every term of the dialect and synonym tables, both the variants and what they become."""
         return {t for _, pairs in self._passes for pair in pairs.items() for t in pair}
 
-    REWRITE_FILES = ("dialect", "synonyms")  # in the dictionary folder, applied in this order
-
     # Rejoin a two-character dictionary word split by 个 ("冲个凉", "洗了个澡", "理个发"),
     # so it matches the entry's "冲凉"/"洗澡"/"理发"; particles on either side never join.
     SPLIT_WORDS = True
@@ -155,7 +154,7 @@ class Analyzer:
 
     def _join_split_word(self, m: re.Match) -> str:
         a, b = m.group(1), m.group(3)
-        if a in STOP_UNITS or b in STOP_UNITS or a in self._QUANTIFIERS or not self._jieba.FREQ.get(a + b):
+        if a in STOP_UNITS or b in STOP_UNITS or a in self._QUANTIFIERS or not self.is_word(a + b):
             return m.group(0)
         return a + b
 
@@ -230,8 +229,9 @@ class Analyzer:
         return Features(w)
 
 
-def load_synonyms(path: Path, converter=None, key: str = "synonyms") -> dict[str, str]:
-    """Read `<key>: {canonical: [variants]}` into variant -> canonical (canonical
+def load_rewrites(path: Path, converter=None, key: str = "synonyms") -> dict[str, str]:
+    """Read a rewrite table `<key>: {canonical: [variants]}` (dialect.yml, synonyms.yml)
+    into variant -> canonical (canonical
     terms map to themselves so that a longer canonical wins over a shorter variant)."""
     data = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
     pairs: dict[str, str] = {}
