@@ -28,7 +28,7 @@ def collect(retriever: Retriever, queries: list[dict]) -> list[tuple[dict | None
             rows.append((None, False, item["expect"]))
             continue
         with retriever._lock:
-            feats = retriever.evidence(item["q"], ranked, query_w, canonical)
+            feats = retriever.evidence(retriever.asks(item["q"]), ranked, query_w, canonical)
         rows.append((feats, item["expect"] is not None and ranked[0].faq_id == item["expect"], item["expect"]))
     return rows
 

@@ -105,7 +105,29 @@ class HomophoneIndex:
     def _repair_run(self, run: str) -> str:
         if len(run) < 2:
             return run
-        # Positions inside a real dictionary word of the segmentation: spans may not start or end there.
+        inside: list[bool] | None = None  # segmented only once a typo is found (rarely)
+        out, i = [], 0
+        while i < len(run):
+            for length in self.LENGTHS:
+                j = i + length
+                word = self._target(run[i:j]) if j <= len(run) else None
+                if word is None:
+                    continue
+                if inside is None:
+                    inside = self._inside_words(run)
+                if inside[i] or inside[j]:
+                    continue
+                out.append(word)
+                i = j
+                break
+            else:
+                out.append(run[i])
+                i += 1
+        return "".join(out)
+
+    def _inside_words(self, run: str) -> list[bool]:
+        """Per position of `run`, whether it falls inside a real dictionary word of the
+        segmentation: a span may not start or end there."""
         inside = [False] * (len(run) + 1)
         pos = 0
         for tok in self.analyzer.words(run):
@@ -113,18 +135,4 @@ class HomophoneIndex:
                 for k in range(pos + 1, pos + len(tok)):
                     inside[k] = True
             pos += len(tok)
-        out, i = [], 0
-        while i < len(run):
-            for length in self.LENGTHS:
-                j = i + length
-                if j > len(run) or inside[i] or inside[j]:
-                    continue
-                word = self._target(run[i:j])
-                if word is not None:
-                    out.append(word)
-                    i = j
-                    break
-            else:
-                out.append(run[i])
-                i += 1
-        return "".join(out)
+        return inside

@@ -203,12 +203,18 @@ class Retriever:
         return list(zip(fused.tolist(), lex.entry_coverage.tolist(), lex.similarity.tolist(),
                         lex.coverage.tolist(), lex.aux_coverage.tolist()))
 
-    def evidence(self, text: str, ranked: list[Candidate], query_w: dict[str, float], canonical: str) -> dict:
-        """Calibration features of the best candidate (see calibration.py)."""
+    def asks(self, text: str) -> frozenset[str]:
+        """The kinds of fact the query asks for (qtypes.py)."""
+        return question_types(self.analyzer.normalize(text))
+
+    def evidence(self, asks: frozenset[str], ranked: list[Candidate], query_w: dict[str, float],
+                 canonical: str) -> dict:
+        """Calibration features of the best candidate (see calibration.py); `asks` is
+        `self.asks(text)` of the query."""
         top = ranked[0]
         runner = ranked[1] if len(ranked) > 1 else None
         num = self._num[top.faq_id]
-        mismatch = type_mismatch(question_types(self.analyzer.normalize(text)), self._types.get(num, frozenset()))
+        mismatch = type_mismatch(asks, self._types.get(num, frozenset()))
         return evidence(self.lexical, query_w, num, top, runner, len(canonical), mismatch)
 
     def search(self, text: str) -> Decision:
@@ -217,12 +223,12 @@ class Retriever:
         if not ranked:
             return Decision(SILENT, None, 0.0)
         top = ranked[0]
-        asks = question_types(self.analyzer.normalize(text))
+        asks = self.asks(text)
         if chit or vetoed(asks, self._types.get(self._num[top.faq_id], frozenset())):
             return Decision(SILENT, top.faq_id, 0.0, candidates=ranked[:5])
         runner = ranked[1] if len(ranked) > 1 else None
         with self._lock:
-            features = self.evidence(text, ranked, query_w, canonical)
+            features = self.evidence(asks, ranked, query_w, canonical)
         p = self.calibrator.probability(features)
         # A bare topic ("资格证") that several entries contain in full is a question
         # with no specific intent yet, and two entries scoring the same are a coin flip:

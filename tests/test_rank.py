@@ -62,7 +62,7 @@ def test_trap_question_on_a_known_topic_is_less_likely_answered(analyzer, sample
     real = r.search("龙溪大道限高杆多高")
     assert real.decision == ANSWER and real.faq_id == "longxi-height"
     trap = r._rank("龙溪大道的限高杆好久拆")
-    feats = r.evidence("龙溪大道的限高杆好久拆", trap[0], trap[2], trap[3])
+    feats = r.evidence(r.asks("龙溪大道的限高杆好久拆"), trap[0], trap[2], trap[3])
     assert feats["type_mismatch"] == 1.0
     cal = Calibrator.load()
     assert cal.weights["type_mismatch"] < 0
