@@ -39,7 +39,7 @@ def substring_share(query: str, variants: list[str]) -> float:
 def candidate_rows(r: Retriever, text: str) -> tuple[list[str], np.ndarray]:
     ranked, _ = r.rank(text)
     canonical = r.analyzer.canonical(text)
-    query_w = r.lexical.weigh(r.analyzer.features(canonical, canonical=True).weights)
+    query_w = r.lexical.weigh(r.query_features(canonical))
     qtypes = question_types(r.analyzer.normalize(text))
     nums = [r._num[c.faq_id] for c in ranked]
     rows = []

@@ -16,7 +16,7 @@ from typing import NamedTuple
 import numpy as np
 
 from .homophones import HomophoneIndex
-from .text import STOP_UNITS, Analyzer
+from .text import STOP_UNITS, Analyzer, units
 
 
 @dataclass
@@ -166,6 +166,16 @@ class LexicalIndex:
         found = pos < len(doc.terms)
         found[found] = doc.terms[pos[found]] == fids[found]
         return found.tolist()
+
+    def uses(self, phrase: str) -> bool:
+        """Whether the knowledge base has every character pair of `phrase` (canonical form):
+        its entries use the phrase, or near enough to match it directly."""
+        parts = units(phrase)
+        for i in range(len(parts) - 1):
+            fid = self._vocab.get("b" + parts[i] + parts[i + 1])
+            if fid is None or not self._df[fid]:
+                return False
+        return len(parts) > 1
 
     # -- scoring -----------------------------------------------------------------
     def _idf_id(self, fid: int | None) -> float:

@@ -157,7 +157,7 @@ class Retriever:
         if repaired != canonical:  # a repaired typo may be a variant with a canonical term
             canonical = self.analyzer.canonical(repaired)
         chit = is_chitchat(canonical)
-        feats = self.analyzer.features(canonical, canonical=True).weights
+        feats = self.query_features(canonical)
         if not feats or not self._entries:
             return [], chit, {}, canonical
         with self._lock:
@@ -191,6 +191,11 @@ class Retriever:
                                      similarity, variant_cov, answer_cov))
         out.sort(key=lambda c: -c.score)
         return out, chit, query_w, canonical
+
+    def query_features(self, canonical: str) -> dict[str, float]:
+        """Feature weights (before IDF) of a query in canonical form. Situation cues the
+        entries use themselves bridge nothing and are skipped."""
+        return self.analyzer.query_features(canonical, self.settings.concept_weight, self.lexical.uses).weights
 
     def _lexical_scores(self, query_w: dict[str, float], nums: list[int]) -> list[tuple[float, ...]]:
         """(fused lexical score, entry coverage, similarity, variant coverage, answer coverage) per entry."""

@@ -43,6 +43,11 @@ STOP_WORDS = {"请问", "一下", "怎么", "怎么样", "什么", "知道", "�
               "时候", "现在", "需要", "还是", "就是", "如果", "的话"}
 
 
+def units(text: str) -> list[str]:
+    """The units features are built from: CJK characters, numbers, Latin words."""
+    return _UNIT_RE.findall(text)
+
+
 def _cn_to_int(s: str) -> str:
     """Convert a Chinese numeral ("四", "十二", "四千二", "一百五") to digits; keep the text if odd."""
     if "点" in s:
@@ -117,6 +122,8 @@ class Analyzer:
         import opencc
         import pypinyin
 
+        from .concepts import ConceptTable  # it reads normalize() from this module
+
         self._pinyin = pypinyin
         self._t2s = opencc.OpenCC("t2s")
         self._jieba = jieba.Tokenizer()
@@ -134,6 +141,8 @@ class Analyzer:
                 if pairs:
                     keys = sorted(pairs, key=len, reverse=True)
                     self._passes.append((re.compile("|".join(map(re.escape, keys))), pairs))
+        concepts = Path(dict_dir) / "concepts.yml" if dict_dir else None
+        self.concepts = ConceptTable.load(concepts, self._t2s) if concepts and concepts.exists() else ConceptTable()
         self._jieba.initialize()
         self._py_cache: dict[str, str] = {}
         self._prior_cache: dict[str, float] = {}
@@ -215,17 +224,29 @@ class Analyzer:
                 w[key] = val
 
         for chunk in t.split(" "):
-            units = _UNIT_RE.findall(chunk)
-            for i, u in enumerate(units):
+            parts = units(chunk)
+            for i, u in enumerate(parts):
                 add("u" + u, "u", u in STOP_UNITS, u)
-                if i + 1 < len(units):
-                    bg = u + units[i + 1]
-                    add("b" + bg, "b", bg in STOP_WORDS or (u in STOP_UNITS and units[i + 1] in STOP_UNITS), bg)
-                    if len(u) == 1 and len(units[i + 1]) == 1 and not u.isascii() and not units[i + 1].isascii():
-                        add("p" + self.pinyin(u) + self.pinyin(units[i + 1]), "p", bg in STOP_WORDS, bg)
+                if i + 1 < len(parts):
+                    bg = u + parts[i + 1]
+                    add("b" + bg, "b", bg in STOP_WORDS or (u in STOP_UNITS and parts[i + 1] in STOP_UNITS), bg)
+                    if len(u) == 1 and len(parts[i + 1]) == 1 and not u.isascii() and not parts[i + 1].isascii():
+                        add("p" + self.pinyin(u) + self.pinyin(parts[i + 1]), "p", bg in STOP_WORDS, bg)
             for word in self.words(chunk):
                 if len(word) >= 2 and not word.isdigit():
                     add("w" + word, "w", word in STOP_WORDS, word)
+        return Features(w)
+
+    def query_features(self, canonical_text: str, concept_weight: float, known=None) -> Features:
+        """Features of a query: its own, plus the words of the topics its situation cues
+        point to (concepts.py) at `concept_weight` of their weight; `known(cue)` true
+        skips a cue (ConceptTable.expand)."""
+        w = dict(self.features(canonical_text, canonical=True).weights)
+        if concept_weight > 0:
+            for term in self.concepts.expand(canonical_text, known):
+                for key, val in self.features(term, canonical=True).weights.items():
+                    if val * concept_weight > w.get(key, 0.0):
+                        w[key] = val * concept_weight
         return Features(w)
 
 
