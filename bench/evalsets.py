@@ -1,8 +1,9 @@
-"""The evaluation sets (the shipped KB with the dev queries; the held-out, fresh and blind2
-KBs with their own queries, the last two written by someone who had seen neither the engine
-nor the other sets) and retrievers built on them as `driverhome ask` configures them, shared
-by the analysis scripts (calibrate, rankfit, misses). blind2 is never fitted or tuned on
-(FIT_SETS leaves it out): it stays the honest estimate for an unseen knowledge base."""
+"""The evaluation sets (the shipped KB with the dev queries; the held-out, fresh, blind2 and
+blind3 KBs with their own queries, the last three written by someone who had seen neither the
+engine nor the other sets) and retrievers built on them as `driverhome ask` configures them,
+shared by the analysis scripts (calibrate, rankfit, misses). blind2 is never fitted or tuned on
+(FIT_SETS leaves it out): it stays the honest estimate for an unseen knowledge base. blind3
+(Guizhou) was run whole to judge the situation cues, then its misses were read."""
 
 from __future__ import annotations
 

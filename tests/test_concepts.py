@@ -30,9 +30,17 @@ def test_cues_are_normalised_like_messages():
     assert table.expand("胸口痛") == ["突发疾病"]
 
 
-def test_the_shipped_table_loads_and_every_cue_is_a_real_cue(analyzer):
-    assert len(analyzer.concepts) >= 300  # cues, not rows
-    assert analyzer.concepts.expand("今天天气不错") == []
+def test_the_shipped_table_loads_whole_and_leaves_everyday_chat_alone(analyzer):
+    import yaml
+
+    from conftest import ROOT
+
+    rows = yaml.safe_load((ROOT / "knowledge_base/dict/concepts.yml").read_text(encoding="utf-8"))["concepts"]
+    cues = [c for row in rows.values() for c in row]
+    assert len(cues) == len(set(cues)) == len(analyzer.concepts)  # none dropped, none under two topics
+    for line in ("今天天气不错", "大家早上好", "你在哪呢", "出车了兄弟们", "车多得很", "哈哈哈哈"):
+        assert analyzer.concepts.expand(analyzer.canonical(line)) == [], line
+    assert analyzer.concepts.expand(analyzer.canonical("副驾突然胸口痛")) == ["突发疾病", "急救"]
 
 
 @pytest.fixture(scope="module")
@@ -53,3 +61,14 @@ def test_a_described_situation_ranks_its_topic_first_only_with_cues(own_analyzer
     r.load(KB)
     ranked, _ = r.rank("副驾胸口痛喘不过气")
     assert (ranked[0].faq_id == "emergency") is expected
+
+
+def test_a_cue_the_knowledge_base_uses_itself_bridges_nothing(own_analyzer):
+    r = Retriever(RetrievalSettings(concept_weight=0.5), own_analyzer, None)
+    r.load(KB)
+    assert "b急救" in r.query_features("副驾胸口痛")
+    r.upsert(FaqEntry(id="chest-pain", question="开车时胸口痛怎么办？", answer="马上靠边停车。"))
+    assert "b急救" not in r.query_features("副驾胸口痛")  # the new entry matches it directly
+    assert r.rank("副驾胸口痛")[0][0].faq_id == "chest-pain"
+    r.remove("chest-pain")
+    assert "b急救" in r.query_features("副驾胸口痛")
