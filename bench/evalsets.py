@@ -24,7 +24,8 @@ SETS = {"dev": (ROOT / "knowledge_base" / "faq.yml", DATA / "dev_queries.yml"),
         "held-out": (DATA / "heldout_kb.yml", DATA / "heldout_queries.yml"),
         "fresh": (DATA / "fresh_kb.yml", DATA / "fresh_queries.yml"),
         "blind2": (DATA / "blind2_kb.yml", DATA / "blind2_queries.yml"),
-        "blind3": (DATA / "blind3_kb.yml", DATA / "blind3_queries.yml")}
+        "blind3": (DATA / "blind3_kb.yml", DATA / "blind3_queries.yml"),
+        "blind4": (DATA / "blind4_kb.yml", DATA / "blind4_queries.yml")}
 FIT_SETS = ("dev", "held-out", "fresh")
 
 
