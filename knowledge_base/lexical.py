@@ -27,6 +27,7 @@ class _Doc:
     sums: np.ndarray  # [_GAP, terms, _GAP, answer and tag ids]: see score_arrays
     detail: np.ndarray  # [_GAP, phrase terms, _GAP, content terms]
     terms: np.ndarray  # sorted ids of every feature in the entry (a view into `sums`)
+    units: np.ndarray  # "u" feature ids of the whole entry << 4 | their count (at most 15), for the cosine
 
 
 @dataclass(frozen=True)
@@ -58,6 +59,7 @@ class LexicalScores(NamedTuple):
 
 
 _EMPTY = (np.zeros(0, dtype=np.int32), np.zeros(0, dtype=np.float32))
+_COUNT_BITS, _COUNT_MAX = 4, 15  # a character's count in an entry, packed beside its feature id
 _GAP = np.full(1, -1, dtype=np.int32)  # id whose query weight is always 0 (see score_arrays)
 
 
@@ -116,10 +118,13 @@ class LexicalIndex:
         aux = self._encode(self.analyzer.features(aux_text).weights)
         terms = np.unique(np.concatenate([v[0] for v in variants] + [aux[0]]))
         sums = _gapped(terms, aux[0])
+        counts = {self._id(f): n for f, n in self.unit_counts([*texts, aux_text]).items()}
+        packed = np.array(sorted((fid << _COUNT_BITS) | min(n, _COUNT_MAX) for fid, n in counts.items()),
+                          dtype=np.int32)
         self._docs[num] = _Doc(np.concatenate([v[0] for v in variants]), np.concatenate([v[1] for v in variants]),
                                np.array([len(v[0]) for v in variants]), sums,
                                _gapped(terms[self._phrase[terms]], terms[self._content[terms]]),
-                               sums[1:1 + len(terms)])
+                               sums[1:1 + len(terms)], packed)
         self._df[terms] += 1
         self._idf.clear()
         self._idf_ids = None
@@ -166,6 +171,48 @@ class LexicalIndex:
         found = pos < len(doc.terms)
         found[found] = doc.terms[pos[found]] == fids[found]
         return found.tolist()
+
+    def unit_counts(self, texts: list[str], *, canonical: bool = False) -> dict[str, int]:
+        """How often each character, number and Latin word occurs in some texts together,
+        keyed like the "u" features, for the whole-entry cosine."""
+        counts: dict[str, int] = {}
+        for text in texts:
+            for u in units(text if canonical else self.analyzer.canonical(text)):
+                counts["u" + u] = counts.get("u" + u, 0) + 1
+        return counts
+
+    def cosine(self, query_counts: dict[str, int], nums: list[int]) -> np.ndarray:
+        """TF-IDF cosine (sublinear counts, 1 + ln n) between the query's and each whole
+        entry's characters (`unit_counts`).
+        Unlike the scores above it weighs how often an entry repeats the query's characters
+        and how long the entry is; measured on four knowledge bases it ranks better fused in
+        than either alone. Characters no entry has are left out, as a fitted vectoriser would."""
+        if not nums or not query_counts:
+            return np.zeros(len(nums))
+        idf = self._idf_array()
+        known = [(fid, 1.0 + math.log(n)) for fid, n in ((self._vocab.get(f), n) for f, n in query_counts.items())
+                 if fid is not None and self._df[fid]]
+        if not known:
+            return np.zeros(len(nums))
+        qmap = np.zeros(len(self._names) + 1, dtype=np.float64)
+        fids = np.fromiter((k for k, _ in known), dtype=np.int64, count=len(known))
+        qmap[fids] = np.fromiter((w for _, w in known), dtype=np.float64, count=len(known)) * idf[fids]
+        docs = [self._docs[n] for n in nums]
+        packed = np.concatenate([d.units for d in docs])
+        ids = packed >> _COUNT_BITS
+        seg = np.repeat(np.arange(len(docs)), [len(d.units) for d in docs])
+        dv = (1.0 + np.log(packed & _COUNT_MAX)) * idf[ids]
+        dot = np.bincount(seg, weights=dv * qmap[ids], minlength=len(docs))
+        norm = np.sqrt(np.bincount(seg, weights=dv * dv, minlength=len(docs))) * np.linalg.norm(qmap)
+        return np.where(norm > 0, dot / np.where(norm > 0, norm, 1.0), 0.0)
+
+    def _idf_array(self) -> np.ndarray:
+        """IDF by feature id (numpy's log1p of the BM25 form), kept until the next edit."""
+        idf = self._idf_ids
+        if idf is None:
+            df = self._df[:len(self._names)]
+            idf = self._idf_ids = np.log1p((len(self._docs) - df + 0.5) / (df + 0.5))
+        return idf
 
     def uses(self, phrase: str) -> bool:
         """Whether the knowledge base has every character pair of `phrase` (canonical form):
@@ -254,10 +301,7 @@ class LexicalIndex:
         n_names = len(self._names)
         qmap = np.zeros(n_names + 2, dtype=np.float32)
         qmap[[self._vocab.get(f, n_names) for f in query_w]] = list(query_w.values())
-        idf = self._idf_ids
-        if idf is None:
-            df = self._df[:n_names]
-            idf = self._idf_ids = np.log1p((len(self._docs) - df + 0.5) / (df + 0.5))
+        idf = self._idf_array()
         docs = [self._docs[n] for n in nums]
         ids = np.concatenate([d.ids for d in docs])
         lengths = np.concatenate([d.lengths for d in docs])

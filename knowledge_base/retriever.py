@@ -160,10 +160,11 @@ class Retriever:
         feats = self.query_features(canonical)
         if not feats or not self._entries:
             return [], chit, {}, canonical
+        query_counts = self.lexical.unit_counts([canonical], canonical=True)
         with self._lock:
             query_w = self.lexical.weigh(feats)
             nums = [n for n in self.lexical.candidates(query_w, s.candidates) if self._ids.get(n) in self._entries]
-            lexical = dict(zip(nums, self._lexical_scores(query_w, nums)))
+            lexical = dict(zip(nums, self._lexical_scores(query_w, query_counts, nums)))
         dense_hits: dict[int, float] = {}
         qvec = None
         # Embedding the query is the costly step: skip it when even a perfect dense match
@@ -178,7 +179,7 @@ class Retriever:
                 dense_hits = self.dense.search(qvec, s.candidates * 2)
                 extra = [n for n in sorted(dense_hits, key=dense_hits.get, reverse=True)[:s.candidates // 2]
                          if n not in lexical and self._ids.get(n) in self._entries]
-                lexical.update(zip(extra, self._lexical_scores(query_w, extra)))
+                lexical.update(zip(extra, self._lexical_scores(query_w, query_counts, extra)))
                 missing = [n for n in lexical if n not in dense_hits]
                 dense_hits.update(zip(missing, self.dense.similarities(qvec, missing)))
             out = []
@@ -197,14 +198,17 @@ class Retriever:
         entries use themselves bridge nothing and are skipped."""
         return self.analyzer.query_features(canonical, self.settings.concept_weight, self.lexical.uses).weights
 
-    def _lexical_scores(self, query_w: dict[str, float], nums: list[int]) -> list[tuple[float, ...]]:
+    def _lexical_scores(self, query_w: dict[str, float], query_counts: dict[str, int],
+                        nums: list[int]) -> list[tuple[float, ...]]:
         """(fused lexical score, entry coverage, similarity, variant coverage, answer coverage) per entry."""
         if not nums:
             return []
         s = self.settings
-        norm = 1 + s.answer_weight + s.entry_weight
+        norm = 1 + s.answer_weight + s.entry_weight + s.cosine_weight
         lex = self.lexical.score_arrays(query_w, nums, detail=False)
         fused = (lex.similarity + s.answer_weight * lex.aux_coverage + s.entry_weight * lex.entry_coverage) / norm
+        if s.cosine_weight:
+            fused += s.cosine_weight * self.lexical.cosine(query_counts, nums) / norm
         return list(zip(fused.tolist(), lex.entry_coverage.tolist(), lex.similarity.tolist(),
                         lex.coverage.tolist(), lex.aux_coverage.tolist()))
 

@@ -29,6 +29,7 @@ class RetrievalSettings(BaseModel):
     fallback_dense_floor: float = Field(0.5, ge=-1, lt=1)
     answer_weight: float = Field(0.5, ge=0, le=5)
     entry_weight: float = Field(0.5, ge=0, le=5)
+    cosine_weight: float = Field(0.35, ge=0, le=5)
     concept_weight: float = Field(0.3, ge=0, le=1)
     candidates: int = Field(30, ge=1, le=500)
     dense_gate: float = Field(0.2, ge=0, le=1)

@@ -1,5 +1,7 @@
 """Ranking and decision evidence: question kinds, word priors, split words, trap questions."""
 
+import pytest
+
 from knowledge_base.calibration import Calibrator
 from knowledge_base.qtypes import question_types, type_mismatch
 from knowledge_base.retriever import ANSWER, SILENT, Retriever
@@ -81,3 +83,35 @@ def test_a_long_message_that_barely_matches_is_not_answered(analyzer, embedder):
     r.load(read_file(Path(__file__).parent.parent / "bench" / "data" / "fresh_kb.yml").entries)
     d = r.search("各位师傅 我上个月从曲靖拉了一车水泥到文山 卸完货老板说过两天结 现在电话都不接了 这种咋整")
     assert d.decision == SILENT
+
+
+def test_whole_entry_cosine_is_tfidf_cosine_and_follows_live_edits(analyzer):
+    import math
+
+    from knowledge_base.lexical import LexicalIndex
+
+    index = LexicalIndex(analyzer)
+    index.add(0, ["党费怎么交"], "党费按月交，党费标准看收入。")
+    index.add(1, ["高速怎么交费"], "ETC自动扣费。")
+    index.add(2, ["司机之家在哪"], "服务区里有。")
+    q = index.unit_counts(["党费交多少"])
+
+    def by_hand(num_texts):  # TF-IDF cosine over characters, with the index's IDF
+        n = len(num_texts)
+        docs = [{k: 1 + math.log(c) for k, c in index.unit_counts(t).items()} for t in num_texts]
+        idf = {k: math.log1p((n - df + 0.5) / (df + 0.5))
+               for k in set().union(*docs) for df in [sum(k in d for d in docs)]}
+        qv = {k: (1 + math.log(c)) * idf[k] for k, c in q.items() if k in idf}
+        out = []
+        for d in docs:
+            dv = {k: w * idf[k] for k, w in d.items()}
+            dot = sum(qv.get(k, 0) * v for k, v in dv.items())
+            out.append(dot / (math.sqrt(sum(v * v for v in dv.values())) * math.sqrt(sum(v * v for v in qv.values()))))
+        return out
+
+    texts = [["党费怎么交", "党费按月交，党费标准看收入。"], ["高速怎么交费", "ETC自动扣费。"], ["司机之家在哪", "服务区里有。"]]
+    got = index.cosine(q, [0, 1, 2])
+    assert got.tolist() == pytest.approx(by_hand(texts))
+    assert got[0] > got[1] > got[2] == 0.0
+    index.remove(2)  # IDF changes with every edit
+    assert index.cosine(q, [0, 1]).tolist() == pytest.approx(by_hand(texts[:2]))
