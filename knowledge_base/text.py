@@ -115,7 +115,9 @@ class Analyzer:
     # Single characters carry much of the meaning in short colloquial Chinese (床, 电, 澡);
     # tuned on held-out sets with their own knowledge base, see bench/.
     TYPE_WEIGHT = {"u": 1.0, "b": 0.4, "w": 0.6, "p": 0.3}
-    REWRITE_FILES = ("dialect", "synonyms")  # rewrite tables in the dictionary folder, in order
+    # Rewrite tables in the dictionary folder, in order, and whether their canonical terms
+    # guard themselves (load_rewrites).
+    REWRITE_FILES = (("dialect", False), ("synonyms", True))
 
     def __init__(self, dict_dir: Path | None = None):
         import jieba
@@ -135,9 +137,9 @@ class Analyzer:
         if dict_dir and Path(dict_dir).is_dir():
             for words in sorted(Path(dict_dir).glob("*.txt")):
                 self._jieba.load_userdict(str(words))
-            for name in self.REWRITE_FILES:
+            for name, guard in self.REWRITE_FILES:
                 path = Path(dict_dir) / f"{name}.yml"
-                pairs = load_rewrites(path, self._t2s, key=name) if path.exists() else {}
+                pairs = load_rewrites(path, self._t2s, key=name, guard=guard) if path.exists() else {}
                 if pairs:
                     keys = sorted(pairs, key=len, reverse=True)
                     self._passes.append((re.compile("|".join(map(re.escape, keys))), pairs))
@@ -250,10 +252,14 @@ class Analyzer:
         return Features(w)
 
 
-def load_rewrites(path: Path, converter=None, key: str = "synonyms") -> dict[str, str]:
+def load_rewrites(path: Path, converter=None, key: str = "synonyms", guard: bool = True) -> dict[str, str]:
     """Read a rewrite table `<key>: {canonical: [variants]}` (dialect.yml, synonyms.yml)
-    into variant -> canonical (canonical
-    terms map to themselves so that a longer canonical wins over a shorter variant)."""
+    into variant -> canonical. A canonical term that contains a variant maps to itself, so
+    that the longer term wins (从业资格证 is not rewritten around 资格证). With `guard`, every
+    canonical term maps to itself: a domain term in the text (绿色通道) is then never split
+    by a variant that overlaps its end. The dialect table has no guard: its canonical
+    forms are everyday words (去哪, 没有) that must not hide the dialect word after them
+    (去哪点 is 去哪里)."""
     data = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
     pairs: dict[str, str] = {}
     for canon, variants in (data.get(key) or {}).items():
@@ -265,4 +271,7 @@ def load_rewrites(path: Path, converter=None, key: str = "synonyms") -> dict[str
             v_n = normalize(str(v), converter)
             if len(v_n) >= 2 and v_n not in pairs:
                 pairs[v_n] = canon_n
+    if not guard:
+        variants = [v for v, c in pairs.items() if v != c]
+        pairs = {v: c for v, c in pairs.items() if v != c or any(x in v for x in variants)}
     return pairs

@@ -48,6 +48,16 @@ def test_southwestern_speech_reads_as_mandarin(analyzer):
     assert analyzer.canonical("油遭偷了咋整") == analyzer.canonical("油被偷了怎么办")
     assert analyzer.canonical("楚雄有莫得司机之家") == analyzer.canonical("楚雄有没有司机之家")
     assert analyzer.canonical("好多人") == "好多人"  # 好多 can mean "many": left alone
+    assert analyzer.canonical("统一回复") == "统一回复"  # 一回 is 一次 only in frames (半年一回)
+    assert analyzer.canonical("审车半年一回") == analyzer.canonical("年检半年一次")
+
+
+def test_a_mandarin_word_does_not_hide_the_dialect_word_after_it(analyzer):
+    # 去哪 is the canonical form of 克哪; it must not swallow the 哪 of 哪点 (= 哪里)
+    assert analyzer.canonical("etc去哪点办") == analyzer.canonical("etc去哪里办")
+    assert analyzer.canonical("明天晚黑走") == analyzer.canonical("明天晚上走")
+    # domain terms still guard themselves: 资格证 inside 从业资格证 is left as it is
+    assert analyzer.canonical("从业资格证") == analyzer.canonical("资格证") == "从业资格证"
 
 
 def test_two_bare_digits_before_a_unit_are_not_one_number(analyzer):
