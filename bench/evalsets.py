@@ -27,7 +27,7 @@ SETS = {"dev": (ROOT / "knowledge_base" / "faq.yml", DATA / "dev_queries.yml"),
         "blind2": (DATA / "blind2_kb.yml", DATA / "blind2_queries.yml"),
         "blind3": (DATA / "blind3_kb.yml", DATA / "blind3_queries.yml"),
         "blind4": (DATA / "blind4_kb.yml", DATA / "blind4_queries.yml")}
-FIT_SETS = ("dev", "held-out", "fresh", "blind3")
+FIT_SETS = ("dev", "held-out", "fresh", "blind3", "blind4")
 
 
 def config_settings() -> RetrievalSettings:

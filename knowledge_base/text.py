@@ -198,6 +198,8 @@ class Analyzer:
     # Weight of a feature *= prior(its text): 1 for words rare in Chinese at large, down to
     # about 0.3 for everyday ones. Measured on both evaluation sets (bench/): alpha 0.5 helps both.
     PRIOR_ALPHA = 0.5
+    # A lone digit (the 1 of 1次, 1年) says as little as an everyday word; 12328 or 49 do not.
+    DIGIT_WEIGHT = 0.3
     PRIOR_RANGE = (2.0, 6.0)  # -log10 frequency share: at or below lo is "everyday", at or above hi "rare"
 
     def prior(self, surface: str) -> float:
@@ -220,8 +222,10 @@ class Analyzer:
 
         def add(key: str, kind: str, stop: bool, surface: str) -> None:
             val = self.TYPE_WEIGHT[kind] * (0.15 if stop else 1.0)
-            if not surface.isascii():  # digits and Latin words (etc, a2, 12328) keep their weight
+            if not surface.isascii():  # numbers and Latin words (etc, a2, 12328) keep their weight
                 val *= self.prior(surface)
+            elif kind == "u" and len(surface) == 1 and surface.isdigit():
+                val *= self.DIGIT_WEIGHT
             if val > w.get(key, 0.0):
                 w[key] = val
 

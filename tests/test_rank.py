@@ -34,6 +34,8 @@ def test_everyday_words_weigh_less_than_specific_ones(analyzer):
     feats = analyzer.features("现在结账").weights
     assert feats["w现在"] < feats["w结账"]
     assert analyzer.features("etc").weights["uetc"] == analyzer.TYPE_WEIGHT["u"]  # Latin/digits: no prior
+    assert analyzer.features("12328").weights["u12328"] == analyzer.TYPE_WEIGHT["u"]
+    assert analyzer.features("1次").weights["u1"] < 0.5 * analyzer.TYPE_WEIGHT["u"]  # a lone digit says little
 
 
 def test_words_split_by_ge_are_rejoined(analyzer):
