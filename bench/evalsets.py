@@ -1,10 +1,10 @@
 """The evaluation sets (the shipped KB with the dev queries; the held-out, fresh, blind2,
 blind3 and blind4 KBs with their own queries, the last four written by someone who had seen
 neither the engine nor the other sets) and retrievers built on them as `driverhome ask`
-configures them, shared by the analysis scripts (calibrate, rankfit, misses). blind2 and
-blind4 are never fitted or tuned on (FIT_SETS leaves them out): they stay the honest
-estimate for an unseen knowledge base. blind3 (Guizhou) was run whole to judge the
-situation cues, then its misses were read."""
+configures them, shared by the analysis scripts (calibrate, rankfit, misses). blind2 is never
+fitted or tuned on (FIT_SETS leaves it out): it stays the honest estimate for an unseen
+knowledge base. blind3 and blind4 (Guizhou) were each first run whole as unseen sets, then
+their misses were read."""
 
 from __future__ import annotations
 
