@@ -2,7 +2,8 @@
 
 python -m bench.calibrate [--write]. Prints, for each set in FIT_SETS, how a model fitted on
 the *other* sets does on it, then fits on all of them and shows that model on the set held
-back (blind2, the honest estimate for an unseen knowledge base); --write stores the result.
+back (blind2 and blind5, the honest estimates for an unseen knowledge base); --write stores
+the result.
 Needs scikit-learn (a dev-time dependency here)."""
 
 from __future__ import annotations
