@@ -51,6 +51,22 @@ class Decision:
                 "score": round(self.score, 4), "suggestions": self.suggestions, "answer": self.answer}
 
 
+def release_freed_memory() -> None:
+    """Hand the heap that a bulk load's temporaries (embedding batches, feature dicts) left
+    free back to the OS; glibc keeps it otherwise, and a 50,000-entry import then reads
+    as 100+ MiB more RSS than the index holds. A no-op where there is no glibc."""
+    import ctypes
+    import ctypes.util
+    import gc
+
+    gc.collect()
+    name = ctypes.util.find_library("c")
+    try:
+        ctypes.CDLL(name).malloc_trim(0)
+    except (OSError, AttributeError, TypeError):
+        pass
+
+
 class Retriever:
     """In-memory index over FAQ entries; every change applies at once (no rebuild)."""
 
@@ -121,6 +137,8 @@ class Retriever:
                         pos += n
                 if self.dense is not None:
                     self.dense.add_many(dense_items)
+        if len(entries) >= batch:
+            release_freed_memory()
 
     def upsert(self, entry: FaqEntry) -> None:
         vectors = self.embedder.encode(entry.texts()) if self.embedder is not None else None
