@@ -63,6 +63,16 @@ _COUNT_BITS, _COUNT_MAX = 4, 15  # a character's count in an entry, packed besid
 _GAP = np.full(1, -1, dtype=np.int32)  # id whose query weight is always 0 (see score_arrays)
 
 
+def unit_counts(canonical_texts: list[str]) -> dict[str, int]:
+    """How often each character, number and Latin word occurs in some texts (canonical
+    form) together, keyed like the "u" features, for the whole-entry cosine."""
+    counts: dict[str, int] = {}
+    for text in canonical_texts:
+        for u in units(text):
+            counts["u" + u] = counts.get("u" + u, 0) + 1
+    return counts
+
+
 def _gapped(*parts: np.ndarray) -> np.ndarray:
     return np.concatenate([a for part in parts for a in (_GAP, part)])
 
@@ -113,12 +123,14 @@ class LexicalIndex:
         """Add or replace one entry: `texts` are its question and alternates."""
         if num in self._docs:
             self.remove(num)
+        canonical = [self.analyzer.canonical(t) for t in texts]
+        aux_canonical = self.analyzer.canonical(aux_text)
         # No texts scores like one empty text: nothing shared, variant 0.
-        variants = [self._encode(self.analyzer.features(t).weights) for t in texts] or [_EMPTY]
-        aux = self._encode(self.analyzer.features(aux_text).weights)
+        variants = [self._encode(self.analyzer.features(c, canonical=True).weights) for c in canonical] or [_EMPTY]
+        aux = self._encode(self.analyzer.features(aux_canonical, canonical=True).weights)
         terms = np.unique(np.concatenate([v[0] for v in variants] + [aux[0]]))
         sums = _gapped(terms, aux[0])
-        counts = {self._id(f): n for f, n in self.unit_counts([*texts, aux_text]).items()}
+        counts = {self._id(f): n for f, n in unit_counts([*canonical, aux_canonical]).items()}
         packed = np.array(sorted((fid << _COUNT_BITS) | min(n, _COUNT_MAX) for fid, n in counts.items()),
                           dtype=np.int32)
         self._docs[num] = _Doc(np.concatenate([v[0] for v in variants]), np.concatenate([v[1] for v in variants]),
@@ -172,38 +184,31 @@ class LexicalIndex:
         found[found] = doc.terms[pos[found]] == fids[found]
         return found.tolist()
 
-    def unit_counts(self, texts: list[str], *, canonical: bool = False) -> dict[str, int]:
-        """How often each character, number and Latin word occurs in some texts together,
-        keyed like the "u" features, for the whole-entry cosine."""
-        counts: dict[str, int] = {}
-        for text in texts:
-            for u in units(text if canonical else self.analyzer.canonical(text)):
-                counts["u" + u] = counts.get("u" + u, 0) + 1
-        return counts
-
     def cosine(self, query_counts: dict[str, int], nums: list[int]) -> np.ndarray:
         """TF-IDF cosine (sublinear counts, 1 + ln n) between the query's and each whole
-        entry's characters (`unit_counts`).
+        entry's characters (`unit_counts` of the query in canonical form).
         Unlike the scores above it weighs how often an entry repeats the query's characters
         and how long the entry is; measured on four knowledge bases it ranks better fused in
         than either alone. Characters no entry has are left out, as a fitted vectoriser would."""
         if not nums or not query_counts:
             return np.zeros(len(nums))
         idf = self._idf_array()
-        known = [(fid, 1.0 + math.log(n)) for fid, n in ((self._vocab.get(f), n) for f, n in query_counts.items())
-                 if fid is not None and self._df[fid]]
+        known = sorted((fid, 1.0 + math.log(n)) for fid, n in ((self._vocab.get(f), n) for f, n in query_counts.items())
+                       if fid is not None and self._df[fid])
         if not known:
             return np.zeros(len(nums))
-        qmap = np.zeros(len(self._names) + 1, dtype=np.float64)
-        fids = np.fromiter((k for k, _ in known), dtype=np.int64, count=len(known))
-        qmap[fids] = np.fromiter((w for _, w in known), dtype=np.float64, count=len(known)) * idf[fids]
+        # The query's few features, sorted, looked up by binary search (no vocabulary-sized array).
+        q_ids = np.fromiter((k for k, _ in known), dtype=np.int64, count=len(known))
+        q_w = np.fromiter((w for _, w in known), dtype=np.float64, count=len(known)) * idf[q_ids]
         docs = [self._docs[n] for n in nums]
         packed = np.concatenate([d.units for d in docs])
         ids = packed >> _COUNT_BITS
         seg = np.repeat(np.arange(len(docs)), [len(d.units) for d in docs])
         dv = (1.0 + np.log(packed & _COUNT_MAX)) * idf[ids]
-        dot = np.bincount(seg, weights=dv * qmap[ids], minlength=len(docs))
-        norm = np.sqrt(np.bincount(seg, weights=dv * dv, minlength=len(docs))) * np.linalg.norm(qmap)
+        pos = np.minimum(np.searchsorted(q_ids, ids), len(q_ids) - 1)
+        qv = np.where(q_ids[pos] == ids, q_w[pos], 0.0)
+        dot = np.bincount(seg, weights=dv * qv, minlength=len(docs))
+        norm = np.sqrt(np.bincount(seg, weights=dv * dv, minlength=len(docs))) * np.linalg.norm(q_w)
         return np.where(norm > 0, dot / np.where(norm > 0, norm, 1.0), 0.0)
 
     def _idf_array(self) -> np.ndarray:

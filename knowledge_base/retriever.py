@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from .calibration import Calibrator, evidence
 from .chitchat import is_chitchat
 from .dense import DenseIndex, Embedder
-from .lexical import LexicalIndex
+from .lexical import LexicalIndex, unit_counts
 from .qtypes import question_types, type_mismatch, vetoed
 from .schema import FaqEntry
 from .settings import RetrievalSettings
@@ -178,7 +178,7 @@ class Retriever:
         feats = self.query_features(canonical)
         if not feats or not self._entries:
             return [], chit, {}, canonical
-        query_counts = self.lexical.unit_counts([canonical], canonical=True)
+        query_counts = unit_counts([canonical])
         with self._lock:
             query_w = self.lexical.weigh(feats)
             nums = [n for n in self.lexical.candidates(query_w, s.candidates) if self._ids.get(n) in self._entries]

@@ -90,17 +90,17 @@ def test_a_long_message_that_barely_matches_is_not_answered(analyzer, embedder):
 def test_whole_entry_cosine_is_tfidf_cosine_and_follows_live_edits(analyzer):
     import math
 
-    from knowledge_base.lexical import LexicalIndex
+    from knowledge_base.lexical import LexicalIndex, unit_counts
 
     index = LexicalIndex(analyzer)
     index.add(0, ["党费怎么交"], "党费按月交，党费标准看收入。")
     index.add(1, ["高速怎么交费"], "ETC自动扣费。")
     index.add(2, ["司机之家在哪"], "服务区里有。")
-    q = index.unit_counts(["党费交多少"])
+    q = unit_counts([analyzer.canonical("党费交多少")])
 
     def by_hand(num_texts):  # TF-IDF cosine over characters, with the index's IDF
         n = len(num_texts)
-        docs = [{k: 1 + math.log(c) for k, c in index.unit_counts(t).items()} for t in num_texts]
+        docs = [{k: 1 + math.log(c) for k, c in unit_counts([analyzer.canonical(x) for x in t]).items()} for t in num_texts]
         idf = {k: math.log1p((n - df + 0.5) / (df + 0.5))
                for k in set().union(*docs) for df in [sum(k in d for d in docs)]}
         qv = {k: (1 + math.log(c)) * idf[k] for k, c in q.items() if k in idf}
