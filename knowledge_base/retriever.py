@@ -214,7 +214,8 @@ class Retriever:
     def query_features(self, canonical: str) -> dict[str, float]:
         """Feature weights (before IDF) of a query in canonical form. Situation cues the
         entries use themselves bridge nothing and are skipped."""
-        return self.analyzer.query_features(canonical, self.settings.concept_weight, self.lexical.uses).weights
+        with self._lock:  # that check reads the index, which a live edit may be growing
+            return self.analyzer.query_features(canonical, self.settings.concept_weight, self.lexical.uses).weights
 
     def _lexical_scores(self, query_w: dict[str, float], query_counts: dict[str, int],
                         nums: list[int]) -> list[tuple[float, ...]]:
