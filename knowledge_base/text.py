@@ -134,6 +134,7 @@ class Analyzer:
         # Rewrites applied in order, each in one pass with the longest match first (no
         # cascades within a pass): local speech to Mandarin, then variants to canonical terms.
         self._passes: list[tuple[re.Pattern, dict[str, str]]] = []
+        self.concepts = ConceptTable()
         if dict_dir and Path(dict_dir).is_dir():
             for words in sorted(Path(dict_dir).glob("*.txt")):
                 self._jieba.load_userdict(str(words))
@@ -143,8 +144,9 @@ class Analyzer:
                 if pairs:
                     keys = sorted(pairs, key=len, reverse=True)
                     self._passes.append((re.compile("|".join(map(re.escape, keys))), pairs))
-        concepts = Path(dict_dir) / "concepts.yml" if dict_dir else None
-        self.concepts = ConceptTable.load(concepts, self._t2s) if concepts and concepts.exists() else ConceptTable()
+            concepts = Path(dict_dir) / "concepts.yml"
+            if concepts.exists():
+                self.concepts = ConceptTable.load(concepts, self._t2s)
         self._jieba.initialize()
         self._py_cache: dict[str, str] = {}
         self._prior_cache: dict[str, float] = {}
