@@ -23,6 +23,7 @@ log = logging.getLogger(__name__)
 
 SHOW_FAQ = "faq:"  # show one entry's answer
 FEEDBACK = "fb:"  # fb:<answer id>:<up|down|human>
+HINT = "hint"  # a silent decision's closest entries, offered to someone who asked directly
 LOOKUP_CHARS = 500  # what NLU and retrieval read of a message (a ticket keeps the whole text)
 
 
@@ -86,7 +87,7 @@ class MessagePipeline:
         if decision.decision == ANSWER:
             return self._decided("answer", await self._limited(msg, self._answer(msg, text, decision)))
         if decision.decision == SUGGEST:
-            replies = self._suggest(msg, text, decision)
+            replies = self._offer(msg, text, decision, SUGGEST)
             if replies:
                 return self._decided("suggest", await self._limited(msg, replies))
         if not msg.addressed:
@@ -96,6 +97,10 @@ class MessagePipeline:
             offered = self.tickets.offer(msg, understanding)
             if offered is not None:
                 return self._decided("offer", offered)
+        # Asked directly but not sure: the closest entries beat a bare "don't know".
+        hinted = self._offer(msg, text, decision, HINT)
+        if hinted:
+            return self._decided("hint", await self._limited(msg, hinted))
         return self._decided("not_sure", await self._limited(msg, [Reply(texts.NOT_SURE, reply_to=msg.message_id)]))
 
     def _decided(self, decision: str, replies: list[Reply]) -> list[Reply]:
@@ -141,18 +146,25 @@ class MessagePipeline:
             ref = f"faq:{answer_id}:{decision.faq_id}"
         return [Reply(decision.answer, buttons=buttons, reply_to=msg.message_id, ref=ref)]
 
-    def _suggest(self, msg: IncomingMessage, text: str, decision) -> list[Reply]:
+    def _offer(self, msg: IncomingMessage, text: str, decision, kind: str) -> list[Reply]:
+        """Entries to pick from, one button each: the suggestions of a `suggest` decision, or
+        (kind HINT) the hints of a silent one for someone who asked the bot directly."""
+        if kind == SUGGEST:
+            faq_ids, intro = decision.suggestions, texts.SUGGEST_INTRO
+        else:
+            faq_ids, intro = decision.hints, texts.NOT_SURE_HINTS
         buttons = []
-        for faq_id in decision.suggestions:
+        for faq_id in faq_ids:
             entry = self._live_entry(faq_id)
             if entry is not None:
                 buttons.append([Button(entry.question, SHOW_FAQ + faq_id)])
         if not buttons:
             return []
         if self.answers is not None:
-            self.answers.record(msg.chat_id, msg.user_id, text, decision.faq_id, SUGGEST, decision.score)
-        self._to_inbox(text, "suggest")
-        return [Reply(texts.SUGGEST_INTRO, buttons=buttons, reply_to=msg.message_id)]
+            self.answers.record(msg.chat_id, msg.user_id, text, decision.faq_id, kind, decision.score)
+        if kind == SUGGEST:  # a silent one is in the inbox already
+            self._to_inbox(text, "suggest")
+        return [Reply(intro, buttons=buttons, reply_to=msg.message_id)]
 
     def _to_inbox(self, text: str, reason: str) -> None:
         if self.inbox is not None:

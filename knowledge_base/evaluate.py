@@ -20,7 +20,9 @@ class EvalResult:
     answered_correctly: float
     wrong_answer: float
     suggested_correctly: float
+    offered_when_asked: float  # same, counting the hints a silent decision gives someone who asked directly
     oos_silence: float
+    oos_hinted: float  # out-of-scope queries that would get hints if asked directly
     p50_ms: float
     p95_ms: float
     failures: list[dict]
@@ -31,8 +33,10 @@ class EvalResult:
             f"top-1 accuracy (in scope):        {self.top1:.3f}",
             f"answered correctly (in scope):    {self.answered_correctly:.3f}",
             f"correct entry offered (any):      {self.suggested_correctly:.3f}",
+            f"  ... when asked directly:        {self.offered_when_asked:.3f}",
             f"wrong answers (in scope):         {self.wrong_answer:.3f}",
             f"out-of-scope silence:             {self.oos_silence:.3f}",
+            f"  ... hints if asked directly:    {self.oos_hinted:.3f}",
             f"latency p50 / p95:                {self.p50_ms:.1f} ms / {self.p95_ms:.1f} ms",
         ]
 
@@ -47,7 +51,7 @@ def load_queries(path: str | Path) -> list[dict]:
 
 def evaluate(retriever: Retriever, queries: list[dict]) -> EvalResult:
     lat, fails = [], []
-    n_in = n_out = top1 = correct = wrong = sugg_ok = silent_oos = 0
+    n_in = n_out = top1 = correct = wrong = sugg_ok = asked_ok = silent_oos = hinted_oos = 0
     for item in queries:
         t0 = time.perf_counter()
         d = retriever.search(item["q"])
@@ -56,6 +60,7 @@ def evaluate(retriever: Retriever, queries: list[dict]) -> EvalResult:
         if expect is None:
             n_out += 1
             silent_oos += d.decision == SILENT
+            hinted_oos += bool(d.hints)
             if d.decision != SILENT:
                 fails.append({"q": item["q"], "expect": None, "got": d.decision, "id": d.faq_id, "score": d.score})
             continue
@@ -64,11 +69,14 @@ def evaluate(retriever: Retriever, queries: list[dict]) -> EvalResult:
         if d.decision == ANSWER:
             correct += d.faq_id == expect
             wrong += d.faq_id != expect
-        sugg_ok += d.decision != SILENT and (d.faq_id == expect or expect in d.suggestions)
+        offered = d.decision != SILENT and (d.faq_id == expect or expect in d.suggestions)
+        sugg_ok += offered
+        asked_ok += offered or expect in d.hints
         if not (d.decision == ANSWER and d.faq_id == expect):
             fails.append({"q": item["q"], "expect": expect, "got": d.decision, "id": d.faq_id,
                           "score": d.score, "suggestions": d.suggestions})
     arr = np.array(lat or [0.0])
-    return EvalResult(n_in, n_out, top1 / max(n_in, 1), correct / max(n_in, 1), wrong / max(n_in, 1),
-                      sugg_ok / max(n_in, 1), silent_oos / max(n_out, 1),
+    ins, outs = max(n_in, 1), max(n_out, 1)
+    return EvalResult(n_in, n_out, top1 / ins, correct / ins, wrong / ins, sugg_ok / ins, asked_ok / ins,
+                      silent_oos / outs, hinted_oos / outs,
                       float(np.percentile(arr, 50)), float(np.percentile(arr, 95)), fails)

@@ -45,6 +45,9 @@ class Decision:
     suggestions: list[str] = field(default_factory=list)
     answer: str | None = None
     candidates: list[Candidate] = field(default_factory=list)
+    # When silent: the closest entries, still worth offering to someone who asked the bot
+    # directly (a mention, a command, a private chat), who expects a reply either way.
+    hints: list[str] = field(default_factory=list)
 
     def as_json(self, text: str) -> dict:
         return {"text": text, "decision": self.decision, "faq_id": self.faq_id,
@@ -267,7 +270,11 @@ class Retriever:
         if p >= s.answer_probability and not ambiguous:
             return Decision(ANSWER, top.faq_id, p, answer=self._entries[top.faq_id].answer, candidates=ranked[:5])
         if p >= s.suggest_probability:
-            floor = top.score - s.suggest_window
-            sugg = [c.faq_id for c in ranked if c.score >= floor][:s.max_suggestions]
-            return Decision(SUGGEST, top.faq_id, p, suggestions=sugg, candidates=ranked[:5])
-        return Decision(SILENT, top.faq_id, p, candidates=ranked[:5])
+            return Decision(SUGGEST, top.faq_id, p, suggestions=self._closest(ranked), candidates=ranked[:5])
+        hints = self._closest(ranked) if p >= s.hint_probability else []
+        return Decision(SILENT, top.faq_id, p, candidates=ranked[:5], hints=hints)
+
+    def _closest(self, ranked: list[Candidate]) -> list[str]:
+        """The entries within suggest_window of the best one (at most max_suggestions)."""
+        floor = ranked[0].score - self.settings.suggest_window
+        return [c.faq_id for c in ranked if c.score >= floor][:self.settings.max_suggestions]

@@ -35,6 +35,7 @@ class RetrievalSettings(BaseModel):
     dense_gate: float = Field(0.2, ge=0, le=1)
     answer_probability: float = Field(0.8, ge=0, le=1)
     suggest_probability: float = Field(0.75, ge=0, le=1)
+    hint_probability: float = Field(0.4, ge=0, le=1)
     suggest_window: float = Field(0.15, ge=0, le=1)
     tie_margin: float = Field(0.005, ge=0, le=1)
     max_suggestions: int = Field(3, ge=1, le=10)
@@ -43,4 +44,6 @@ class RetrievalSettings(BaseModel):
     def _ordered(self):
         if self.suggest_probability > self.answer_probability:
             raise ValueError("suggest_probability must not exceed answer_probability")
+        if self.hint_probability > self.suggest_probability:
+            raise ValueError("hint_probability must not exceed suggest_probability")
         return self

@@ -35,6 +35,14 @@ def test_suggestion_can_be_picked_by_number(make_config, sample_kb):
     assert "带上身份证和驾驶证" in out.split("外省身份证在龙里考货运从业资格证要带什么？】")[-1]
 
 
+def test_asked_directly_but_unsure_offers_the_closest_entries(make_config, sample_kb):
+    assert "助手：" not in chat(make_config, sample_kb, ["党费可以晚点交不"])  # the group is left alone
+    shown = chat(make_config, sample_kb, ["/ask 党费可以晚点交不"])
+    assert "没把握" in shown and "[1] 党费每个月交多少？" in shown
+    out = chat(make_config, sample_kb, ["/ask 党费可以晚点交不", "1"])
+    assert "【党费每个月交多少？】" in out
+
+
 def test_ask_command_always_replies(make_config, sample_kb):
     out = chat(make_config, sample_kb, ["/ask 明天天气咋样"])
     assert "答不上来" in out

@@ -26,6 +26,23 @@ def test_chitchat_stays_silent(retriever, text):
     assert retriever.search(text).decision == SILENT
 
 
+def test_silent_decision_keeps_the_close_entries_as_hints(retriever):
+    unsure = retriever.search("党费可以晚点交不")
+    assert unsure.decision == SILENT and unsure.hints == ["party-dues"]
+    assert not unsure.suggestions
+    assert retriever.search("股票能买不").hints == []  # nothing close
+    assert retriever.search("大家早上好").hints == []  # chit-chat
+
+
+def test_hints_follow_their_threshold(analyzer, sample_kb):
+    r = Retriever(RetrievalSettings(hint_probability=0.75), analyzer, None)
+    r.load(read_file(sample_kb).entries)
+    d = r.search("党费可以晚点交不")
+    assert d.decision == SILENT and d.hints == []
+    with pytest.raises(ValueError, match="hint_probability"):
+        RetrievalSettings(hint_probability=0.9)
+
+
 def test_entries_change_live_without_rebuild(retriever):
     q = "服务区晚上油被偷了找谁赔"
     assert retriever.search(q).decision == SILENT

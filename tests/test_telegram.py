@@ -8,6 +8,8 @@ import time
 import pytest
 import yaml
 from conftest import ROOT
+
+from bot import texts
 from tg_harness import running_bot, write_config
 
 
@@ -88,11 +90,25 @@ async def test_repeated_question_points_to_the_earlier_answer(bot):
 
 async def test_mention_reply_and_ask_command_always_get_an_answer(bot):
     reply = await bot.say("/ask 明天贵阳下不下雨")
-    assert "答不上来" in reply.params["text"]
+    assert reply.params["text"] in (texts.NOT_SURE, texts.NOT_SURE_HINTS)  # with the closest entries, if any
     mention = await bot.say("@driverhome_bot 股票能买不", user=bot.other)
     assert "答不上来" in mention.params["text"]
     item_texts = [i.text for i in bot.app.inbox.pending(limit=50)]
     assert "明天贵阳下不下雨" in item_texts
+
+
+async def test_asked_directly_but_unsure_offers_the_closest_entries(bot):
+    question = "车是山东牌照 能在贵阳年减吗"
+    await bot.silent(question)  # not sure enough to speak up in the group unasked
+    reply = await bot.say(f"@driverhome_bot {question}", user=bot.other)
+    assert reply.params["text"] == texts.NOT_SURE_HINTS
+    options = buttons(reply)
+    assert 1 <= len(options) <= 3 and ("货车可以在外地年检吗？", "faq:vehicle-inspection-elsewhere") in options
+    before = len(bot.replies())
+    await bot.press(reply, "faq:vehicle-inspection-elsewhere")
+    [shown] = (await bot.server.wait_for("sendMessage", chat_id=bot.group, count=before + 1))[before:]
+    assert "异地检验" in shown.params["text"]
+    assert any(question in item.text for item in bot.app.inbox.pending(limit=50))
 
 
 async def test_bots_and_edits_are_ignored(bot):

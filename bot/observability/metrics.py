@@ -29,7 +29,7 @@ class Metrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
         self.messages = Counter("driverhome_messages", "Messages handled by the pipeline, by decision "
-                                "(answer, suggest, silent, chitchat, ticket, offer, not_sure, empty, complaint)",
+                                "(answer, suggest, silent, chitchat, ticket, offer, hint, not_sure, empty, complaint)",
                                 ["decision"], registry=self.registry)
         self.handler_seconds = Histogram("driverhome_handler_seconds", "Time from an update's arrival to its "
                                          "handlers being done, by update kind", ["kind"],
