@@ -102,6 +102,19 @@ class HomophoneIndex:
             return text
         return _RUN_RE.sub(lambda m: self._repair_run(m.group(0)), text)
 
+    def sound_alikes(self, text: str, known) -> list[str]:
+        """KB words that real words of `text` (canonical) sound exactly like, for the words
+        `known(word)` says the knowledge base does not use: voice input picks a real word
+        for a typo too (工商 for 工伤, 火车 for 货车). Read beside the word, not instead of
+        it, since the driver may have meant it."""
+        out = []
+        for tok in self.analyzer.words(text):
+            if self._eligible(tok) and self.analyzer.is_word(tok) and not known(tok):
+                words = [w for w in tuple(self._by_sound.get(self._sound(tok), ())) if self._fits(tok, w)]
+                if len(words) == 1:
+                    out.append(words[0])
+        return out
+
     def _repair_run(self, run: str) -> str:
         if len(run) < 2:
             return run

@@ -215,10 +215,15 @@ class Retriever:
         return out, chit, query_w, canonical
 
     def query_features(self, canonical: str) -> dict[str, float]:
-        """Feature weights (before IDF) of a query in canonical form. Situation cues the
-        entries use themselves bridge nothing and are skipped."""
+        """Feature weights (before IDF) of a query in canonical form, with the words its
+        homophones stand for (HomophoneIndex.sound_alikes). Situation cues the entries use
+        themselves bridge nothing and are skipped."""
         with self._lock:  # that check reads the index, which a live edit may be growing
-            return self.analyzer.query_features(canonical, self.settings.concept_weight, self.lexical.uses).weights
+            feats = self.analyzer.query_features(canonical, self.settings.concept_weight, self.lexical.uses).weights
+            for word in self.lexical.homophones.sound_alikes(canonical, self.lexical.uses):
+                for key, val in self.analyzer.features(word, canonical=True).weights.items():
+                    feats[key] = max(feats.get(key, 0.0), val)
+            return feats
 
     def _lexical_scores(self, query_w: dict[str, float], query_counts: dict[str, int],
                         nums: list[int]) -> list[tuple[float, ...]]:

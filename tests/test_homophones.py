@@ -103,3 +103,22 @@ def test_particles_and_numerals_are_never_typos(analyzer, text):
     for w in ["车载", "车胎", "欠运费", "异地"]:
         index.add(w)
     assert index.repair(text) == text
+
+
+def test_real_word_homophones_the_kb_lacks_are_read_beside_it(analyzer):
+    index = HomophoneIndex(analyzer)
+    for w in ["工伤", "货车"]:
+        index.add(w)
+    kb_uses = {"工伤", "货车"}.__contains__
+    assert index.sound_alikes("摔断了腿算不算工商", kb_uses) == ["工伤"]
+    assert index.sound_alikes("开火车的也算吗", kb_uses) == ["货车"]
+    assert index.sound_alikes("工伤怎么认定", kb_uses) == []  # the KB's own word: nothing to add
+
+
+def test_retriever_reads_a_real_word_typo_beside_the_word(analyzer):
+    r = Retriever(RetrievalSettings(), analyzer, None)
+    r.load([FaqEntry(id="work-injury", question="开车受伤了能不能算工伤？", answer="签了劳动合同的可以申请工伤认定。"),
+            FaqEntry(id="unpaid-wages", question="给老板开车被拖欠工资怎么办？", answer="先找劳动监察。"),
+            FaqEntry(id="load-height", question="货车装货后车货总高度最高允许多少米？", answer="4米。")])
+    # Read as written, 给老板开车 makes the wages entry the closer one.
+    assert r.search("给老板开车摔了算工商不").faq_id == "work-injury"
