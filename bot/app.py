@@ -76,8 +76,10 @@ class App:
         if kb_file is not None or entries is not None:
             if entries is None:
                 report = read_file(kb_file)
-                if not report.ok:
-                    raise ValueError(f"{kb_file}: " + "; ".join(report.errors))
+                if report.errors and not report.entries:
+                    raise ValueError(f"{kb_file}: no valid entries" + "".join(f"; {e}" for e in report.errors))
+                for err in report.errors:  # one bad entry should not take the others down with it
+                    log.warning("%s: %s (entry skipped)", kb_file, err)
                 entries = report.entries
             return cls._build(settings, None, MemoryStore(entries))
         from .kb_store import SqlKbStore

@@ -34,6 +34,19 @@ def test_ask_jsonl_with_kb_file_answers_and_writes_nothing(make_config, sample_k
     assert not (tmp_path / "data" / "test.db").exists()
 
 
+def test_ask_with_a_partly_bad_kb_file_uses_the_good_entries(make_config, tmp_path):
+    kb = tmp_path / "kb.yml"
+    kb.write_text("faqs:\n"
+                  "  - {id: ETC-Apply, question: 货车怎么办理ETC？, answer: 带行驶证到银行网点办理。}\n"
+                  "  - {id: empty-one, question: 党费交多少？, answer: ''}\n", encoding="utf-8")
+    proc = run(make_config(), "ask", "--kb", str(kb), "货车ETC咋个办")
+    assert json.loads(proc.stdout)["faq_id"] == "ETC-Apply"
+    assert "empty-one" in proc.stderr and "skipped" in proc.stderr
+    kb.write_text("faqs:\n  - {id: empty-one, question: 党费交多少？, answer: ''}\n", encoding="utf-8")
+    failed = run(make_config(), "ask", "--kb", str(kb), "党费交多少", check=False)
+    assert failed.returncode != 0 and "no valid entries" in failed.stderr and "Traceback" not in failed.stderr
+
+
 def test_validate_reports_bad_entries_and_fails(make_config, tmp_path):
     bad = tmp_path / "bad.yml"
     bad.write_text("faqs:\n  - id: x\n    question: q\n    answer: ''\n  - id: x\n    question: q\n    answer: a\n",
