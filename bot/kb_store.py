@@ -14,7 +14,9 @@ from .storage.models import FaqRevision, FaqRow
 
 
 def _entry(row: FaqRow) -> FaqEntry:
-    return FaqEntry(id=row.id, question=row.question, alternates=list(row.alternates or []),
+    """A stored entry, as validated when it was written: a schema tightened since (ids of
+    at most 60 characters) must not stop the bot from starting on older rows."""
+    return FaqEntry.model_construct(id=row.id, question=row.question, alternates=list(row.alternates or []),
                     answer=row.answer, tags=list(row.tags or []))
 
 

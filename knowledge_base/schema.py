@@ -16,7 +16,8 @@ from pathlib import Path
 import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
-ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,79}$")
+# At most 60 characters: "faq:<id>" is a button's callback data, which Telegram caps at 64 bytes.
+ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,59}$")
 MAX_ALTERNATES = 60  # the dense index reserves 64 vector slots per entry
 LIST_SEP = "|"
 
@@ -34,7 +35,7 @@ class FaqEntry(BaseModel):
     @classmethod
     def _id(cls, v: str) -> str:
         if not ID_RE.match(v):
-            raise ValueError("must be a slug: letters, digits, '-' or '_', at most 80")
+            raise ValueError("must be a slug: letters, digits, '-' or '_', at most 60")
         return v
 
     @field_validator("question", "answer")

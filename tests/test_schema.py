@@ -50,3 +50,14 @@ def test_file_level_errors_are_clear():
         read_text("just: text")
     with pytest.raises(KbFileError, match="YAML"):
         read_text("faqs: [unclosed")
+
+
+def test_ids_fit_a_button_and_may_use_capitals():
+    from bot.pipeline import SHOW_FAQ
+
+    longest, too_long = "A" + "b" * 59, "a" * 61
+    report = read_text(f"faqs:\n  - {{id: {longest}, question: 问, answer: 答}}\n"
+                       f"  - {{id: {too_long}, question: 问, answer: 答}}\n")
+    assert [e.id for e in report.entries] == [longest]
+    assert len((SHOW_FAQ + longest).encode()) <= 64  # Telegram's cap on a button's callback data
+    assert f"({too_long}): id: " in "\n".join(report.errors)
