@@ -26,6 +26,7 @@ class InboxItem:
     count: int
     reason: str
     last_at: datetime
+    picked: str | None = None  # the entry the asker chose from those offered, if any
 
 
 _INSERT_ANSWER = insert(AnswerRow.__table__).returning(AnswerRow.__table__.c.id)
@@ -80,6 +81,18 @@ class AnswerLog:
             with self.db.session() as s:
                 s.execute(stmt, items)
 
+    def offered_to(self, chat_id: int, message_id: int, user_id: int) -> str | None:
+        """The question of the suggestions (or hints) carried by `message_id`, if `user_id`
+        asked it: only the asker's pick says what the question meant."""
+        self.flush()  # the message id may still be waiting in the batch
+        answers = AnswerRow.__table__
+        q = (select(answers.c.question).where(answers.c.chat_id == chat_id, answers.c.message_id == message_id,
+                                              answers.c.user_id == user_id,
+                                              answers.c.decision.in_(("suggest", "hint")))
+             .order_by(answers.c.id.desc()).limit(1))
+        with self.db.session() as s:
+            return s.scalar(q)
+
     def get(self, answer_id: int) -> AnswerRow | None:
         with self.db.session() as s:
             return s.get(AnswerRow, answer_id)
@@ -125,16 +138,24 @@ class UnansweredInbox:
         with self.db.session() as s:
             s.execute(stmt)
 
+    def pick(self, text: str, faq_id: str) -> None:
+        """The asker of `text` chose `faq_id` from the entries offered: the likeliest home
+        for this wording when an admin files it (the latest pick wins)."""
+        key = (self.normalize(text) or text)[:255]
+        with self.db.session() as s:
+            s.execute(update(UnansweredRow).where(UnansweredRow.key == key, UnansweredRow.closed.is_(False))
+                      .values(picked=faq_id))
+
     def pending(self, limit: int = 10, offset: int = 0) -> list[InboxItem]:
         with self.db.session() as s:
             q = (select(UnansweredRow).where(UnansweredRow.closed.is_(False))
                  .order_by(UnansweredRow.count.desc(), UnansweredRow.last_at.desc()).limit(limit).offset(offset))
-            return [InboxItem(r.id, r.text, r.count, r.reason, r.last_at) for r in s.scalars(q)]
+            return [InboxItem(r.id, r.text, r.count, r.reason, r.last_at, r.picked) for r in s.scalars(q)]
 
     def get(self, item_id: int) -> InboxItem | None:
         with self.db.session() as s:
             r = s.get(UnansweredRow, item_id)
-            return InboxItem(r.id, r.text, r.count, r.reason, r.last_at) if r and not r.closed else None
+            return InboxItem(r.id, r.text, r.count, r.reason, r.last_at, r.picked) if r and not r.closed else None
 
     def close(self, item_id: int, by: str) -> None:
         with self.db.session() as s:

@@ -22,6 +22,7 @@ from .flood import FloodGuard
 log = logging.getLogger(__name__)
 
 SHOW_FAQ = "faq:"  # show one entry's answer
+OFFER = "offer:"  # reply ref of suggestions and hints: offer:<answer id>
 FEEDBACK = "fb:"  # fb:<answer id>:<up|down|human>
 HINT = "hint"  # a silent decision's closest entries, offered to someone who asked directly
 LOOKUP_CHARS = 500  # what NLU and retrieval read of a message (a ticket keeps the whole text)
@@ -160,11 +161,12 @@ class MessagePipeline:
                 buttons.append([Button(entry.question, SHOW_FAQ + faq_id)])
         if not buttons:
             return []
-        if self.answers is not None:
-            self.answers.record(msg.chat_id, msg.user_id, text, decision.faq_id, kind, decision.score)
+        ref = None
+        if self.answers is not None:  # the asker's pick is matched back to the question by this row
+            ref = f"offer:{self.answers.record(msg.chat_id, msg.user_id, text, decision.faq_id, kind, decision.score)}"
         if kind == SUGGEST:  # a silent one is in the inbox already
             self._to_inbox(text, "suggest")
-        return [Reply(intro, buttons=buttons, reply_to=msg.message_id)]
+        return [Reply(intro, buttons=buttons, reply_to=msg.message_id, ref=ref)]
 
     def _to_inbox(self, text: str, reason: str) -> None:
         if self.inbox is not None:
@@ -177,7 +179,10 @@ class MessagePipeline:
         return entry(faq_id) if entry is not None else self.kb.get(faq_id)
 
     def delivered(self, chat_id: int, reply: Reply, message_id: int) -> None:
-        """The adapter sent `reply` as `message_id`: remember it for feedback and repeats."""
+        """The adapter sent `reply` as `message_id`: remember it for feedback, repeats and picks."""
+        if reply.ref and reply.ref.startswith(OFFER) and self.answers is not None:
+            self.answers.delivered(int(reply.ref[len(OFFER):]), message_id)
+            return
         if reply.ref and reply.ref.startswith("faq:"):
             _, answer_id, faq_id = reply.ref.split(":", 2)
             if answer_id and self.answers is not None:
@@ -192,6 +197,7 @@ class MessagePipeline:
             entry = self.kb.get(press.action[len(SHOW_FAQ):])
             if entry is None:
                 return PressOutcome(notice=texts.GONE, alert=True)
+            self._note_pick(press, entry.id)
             return PressOutcome([Reply(f"【{entry.question}】\n{entry.answer}", reply_to=press.message_id)])
         if press.action.startswith(FEEDBACK) and self.answers is not None:
             return self._feedback(press)
@@ -200,6 +206,15 @@ class MessagePipeline:
             return PressOutcome(notice=result.notice, alert=result.alert)
         log.warning("unknown button action %r from %s", press.action, press.user_id)
         return PressOutcome(notice=texts.BUTTON_EXPIRED, alert=True)
+
+    def _note_pick(self, press: ButtonPress, faq_id: str) -> None:
+        """The asker chose one of the entries offered for their question: tell the inbox, so
+        the admin who files that wording sees where the driver looked for it."""
+        if self.answers is None or self.inbox is None or press.message_id is None:
+            return
+        question = self.answers.offered_to(press.chat_id, press.message_id, press.user_id)
+        if question is not None:
+            self.inbox.pick(question, faq_id)
 
     def _feedback(self, press: ButtonPress) -> PressOutcome:
         try:

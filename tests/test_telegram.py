@@ -105,10 +105,31 @@ async def test_asked_directly_but_unsure_offers_the_closest_entries(bot):
     options = buttons(reply)
     assert 1 <= len(options) <= 3 and ("货车可以在外地年检吗？", "faq:vehicle-inspection-elsewhere") in options
     before = len(bot.replies())
-    await bot.press(reply, "faq:vehicle-inspection-elsewhere")
+    await bot.press(reply, "faq:vehicle-inspection-elsewhere", user=bot.other)
     [shown] = (await bot.server.wait_for("sendMessage", chat_id=bot.group, count=before + 1))[before:]
     assert "异地检验" in shown.params["text"]
-    assert any(question in item.text for item in bot.app.inbox.pending(limit=50))
+    [item] = [i for i in bot.app.inbox.pending(limit=50) if question in i.text]
+    assert item.picked == "vehicle-inspection-elsewhere"  # the asker's pick is kept for the admin
+
+
+async def test_the_askers_pick_leads_the_admins_choices(bot):
+    question = "车是山东牌照 能在贵阳年减吗"
+    reply = await bot.say(f"/ask {question}", user=bot.other)
+    options = [d for _, d in buttons(reply)]
+    other_option = next(d for d in options if d != "faq:vehicle-inspection-elsewhere")
+    await bot.press(reply, other_option)  # someone else's curiosity says nothing about the question
+    await bot.server.wait_for("answerCallbackQuery")
+    assert [i.picked for i in bot.app.inbox.pending(limit=50) if question in i.text] == [None]
+    await bot.press(reply, "faq:vehicle-inspection-elsewhere", user=bot.other)
+    await bot.server.wait_for("answerCallbackQuery", count=2)
+    chat = bot.admin_chat
+    await bot.say("/faq_pending", user=bot.admin, chat=chat)
+    [card] = await bot.server.wait_for("sendMessage", chat_id=chat, predicate=lambda c: question in c.params["text"])
+    assert "提问的司机点开了：货车可以在外地年检吗？" in card.params["text"]
+    alt = [d for label, d in buttons(card) if "同义" in label][0]
+    await bot.press(card, alt, user=bot.admin, chat=chat)
+    [choices] = await bot.server.wait_for("sendMessage", chat_id=chat, predicate=lambda c: "加到哪一条" in c.params["text"])
+    assert buttons(choices)[0][0] == "货车可以在外地年检吗？"
 
 
 async def test_bots_and_edits_are_ignored(bot):

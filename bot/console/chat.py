@@ -22,6 +22,7 @@ class ConsoleChat:
         self.settings = settings
         self.stdin, self.stdout = stdin, stdout
         self._choices: list[str] = []
+        self._choices_msg = 0
         self._seq = 0
 
     def _print(self, line: str) -> None:
@@ -37,6 +38,7 @@ class ConsoleChat:
             flat = [b for row in reply.buttons for b in row]
             if flat:
                 self._choices = [b.action for b in flat]
+                self._choices_msg = self._seq  # a pick presses a button of this message
                 for i, b in enumerate(flat, 1):
                     self._print(f"  [{i}] {b.label}")
 
@@ -55,7 +57,7 @@ class ConsoleChat:
             action = self._choices[int(line) - 1]
             self._choices = []
             outcome = await self.pipeline.handle_press(ButtonPress(self.settings.chat_id, self.settings.user_id,
-                                                                   action, self._seq))
+                                                                   action, self._choices_msg))
             if outcome.notice:
                 self._print(f"（{outcome.notice}）")
             self._show(outcome.replies)

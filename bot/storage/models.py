@@ -106,3 +106,4 @@ class UnansweredRow(Base):
     last_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     closed: Mapped[bool] = mapped_column(Boolean, default=False)
     closed_by: Mapped[str | None] = mapped_column(String(120), nullable=True)
+    picked: Mapped[str | None] = mapped_column(String(80), nullable=True)  # entry the asker chose when offered

@@ -448,7 +448,9 @@ async def faq_pending(update: Update, context: BotContext) -> None:
             InlineKeyboardButton("➕ 新建问答", callback_data=tokens.issue(owner, "new", item.id)),
             InlineKeyboardButton("🔗 加为同义问法", callback_data=tokens.issue(owner, "alt", item.id)),
             InlineKeyboardButton("忽略", callback_data=tokens.issue(owner, "ign", item.id))]])
-        await update.message.reply_text(f"「{item.text}」被问了 {item.count} 次", reply_markup=keyboard)
+        picked = _kb(context).get(item.picked) if item.picked else None
+        seen = f"\n提问的司机点开了：{picked.question}" if picked is not None else ""
+        await update.message.reply_text(f"「{item.text}」被问了 {item.count} 次{seen}", reply_markup=keyboard)
 
 
 @admin_only()
@@ -458,11 +460,14 @@ async def on_pending_alternate(update: Update, context: BotContext) -> None:
     if item is None:
         return
     ranked, _ = _kb(context).retriever.rank(item.text)
+    # The entry the asker picked first, then the closest others.
+    first = [item.picked] if item.picked and _kb(context).get(item.picked) is not None else []
+    faq_ids = list(dict.fromkeys(first + [c.faq_id for c in ranked]))[:3]
     owner = update.effective_user.id
     tokens = context.services.tokens
-    rows = [[InlineKeyboardButton(_kb(context).get(c.faq_id).question[:60],
-                                  callback_data=tokens.issue(owner, "altto", (item.id, c.faq_id)))]
-            for c in ranked[:3]]
+    rows = [[InlineKeyboardButton(_kb(context).get(faq_id).question[:60],
+                                  callback_data=tokens.issue(owner, "altto", (item.id, faq_id)))]
+            for faq_id in faq_ids]
     if not rows:
         await update.effective_message.reply_text("没有相近的问答，请用“新建问答”。")
         return
