@@ -81,14 +81,14 @@ class AnswerLog:
             with self.db.session() as s:
                 s.execute(stmt, items)
 
-    def offered_to(self, chat_id: int, message_id: int, user_id: int) -> str | None:
-        """The question of the suggestions (or hints) carried by `message_id`, if `user_id`
-        asked it: only the asker's pick says what the question meant."""
+    def offered_to(self, chat_id: int, message_id: int, user_id: int, decisions: tuple[str, ...]) -> str | None:
+        """The question of the entries offered (an answer row with one of `decisions`) by
+        `message_id`, if `user_id` asked it: only the asker's pick says what it meant."""
         self.flush()  # the message id may still be waiting in the batch
         answers = AnswerRow.__table__
         q = (select(answers.c.question).where(answers.c.chat_id == chat_id, answers.c.message_id == message_id,
                                               answers.c.user_id == user_id,
-                                              answers.c.decision.in_(("suggest", "hint")))
+                                              answers.c.decision.in_(decisions))
              .order_by(answers.c.id.desc()).limit(1))
         with self.db.session() as s:
             return s.scalar(q)

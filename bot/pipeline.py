@@ -98,8 +98,9 @@ class MessagePipeline:
             offered = self.tickets.offer(msg, understanding)
             if offered is not None:
                 return self._decided("offer", offered)
-        # Asked directly but not sure: the closest entries beat a bare "don't know".
-        hinted = self._offer(msg, text, decision, HINT)
+        # Asked directly but not sure: the closest entries beat a bare "don't know" (for a
+        # question: a thank-you or a greeting gets no reading list).
+        hinted = self._offer(msg, text, decision, HINT) if kind != "chitchat" else []
         if hinted:
             return self._decided("hint", await self._limited(msg, hinted))
         return self._decided("not_sure", await self._limited(msg, [Reply(texts.NOT_SURE, reply_to=msg.message_id)]))
@@ -163,7 +164,7 @@ class MessagePipeline:
             return []
         ref = None
         if self.answers is not None:  # the asker's pick is matched back to the question by this row
-            ref = f"offer:{self.answers.record(msg.chat_id, msg.user_id, text, decision.faq_id, kind, decision.score)}"
+            ref = OFFER + str(self.answers.record(msg.chat_id, msg.user_id, text, decision.faq_id, kind, decision.score))
         if kind == SUGGEST:  # a silent one is in the inbox already
             self._to_inbox(text, "suggest")
         return [Reply(intro, buttons=buttons, reply_to=msg.message_id, ref=ref)]
@@ -212,7 +213,7 @@ class MessagePipeline:
         the admin who files that wording sees where the driver looked for it."""
         if self.answers is None or self.inbox is None or press.message_id is None:
             return
-        question = self.answers.offered_to(press.chat_id, press.message_id, press.user_id)
+        question = self.answers.offered_to(press.chat_id, press.message_id, press.user_id, (SUGGEST, HINT))
         if question is not None:
             self.inbox.pick(question, faq_id)
 

@@ -43,6 +43,20 @@ def test_asked_directly_but_unsure_offers_the_closest_entries(make_config, sampl
     assert "【党费每个月交多少？】" in out
 
 
+def test_small_talk_asked_directly_gets_no_reading_list(make_config):
+    app = App.build(load_settings(make_config()))  # the shipped KB, with the NLU and the inbox
+    out = io.StringIO()
+    lines = ["/ask 晚安 明天还要早起装货", "/ask 大家好 新人报到 跑贵阳到重庆的", "/ask 车是山东牌照 能在贵阳年减吗", "1"]
+    ConsoleChat(app.pipeline, app.settings.console, stdin=io.StringIO("\n".join(lines) + "\n"), stdout=out).run()
+    text = out.getvalue()
+    small_talk, question = text.split("助手：")[1:3], text.split("助手：")[3]
+    assert all("答不上来" in r and "[1]" not in r for r in small_talk), text
+    assert "没把握" in question and "[1] 货车可以在外地年检吗？" in question
+    [item] = [i for i in app.inbox.pending(limit=50) if "山东牌照" in i.text]
+    assert item.picked == "vehicle-inspection-elsewhere"  # the console's pick reaches the inbox too
+    app.close()
+
+
 def test_ask_command_always_replies(make_config, sample_kb):
     out = chat(make_config, sample_kb, ["/ask 明天天气咋样"])
     assert "答不上来" in out
