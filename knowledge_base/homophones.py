@@ -86,13 +86,12 @@ class HomophoneIndex:
         """The one KB word (else dictionary term) `span` is a homophone typo of, if any."""
         if span in self._count or self.analyzer.is_word(span) or span[0] in _NUMERALS or span[-1] in _NUMERALS:
             return None  # a real word is never a typo, nor is a numeral (8千运费, 一地)
-        sound = self._sound(span)
-        words = [w for w in tuple(self._by_sound.get(sound, ())) if self._fits(span, w)]  # edits may run meanwhile
+        words = self._kb_homophones(span)
         if words:  # the KB's own words first; the most used one if several fit
             top = max(self._count.get(w, 0) for w in words)
             words = [w for w in words if self._count.get(w, 0) == top]
         else:
-            words = [t for t in self._dict_by_sound.get(sound, ()) if self._fits(span, t)]
+            words = [t for t in self._dict_by_sound.get(self._sound(span), ()) if self._fits(span, t)]
         return words[0] if len(words) == 1 else None
 
     def repair(self, text: str) -> str:
@@ -102,17 +101,22 @@ class HomophoneIndex:
             return text
         return _RUN_RE.sub(lambda m: self._repair_run(m.group(0)), text)
 
-    def sound_alikes(self, text: str, known) -> list[str]:
-        """KB words that real words of `text` (canonical) sound exactly like, for the words
+    def _kb_homophones(self, span: str) -> list[str]:
+        """The KB words that sound exactly like `span` and differ from it as a typo would."""
+        same = tuple(self._by_sound.get(self._sound(span), ()))  # a copy: edits may run meanwhile
+        return [w for w in same if self._fits(span, w)]
+
+    def sound_alikes(self, words, known) -> list[str]:
+        """KB words that real `words` of a query sound exactly like, for the words
         `known(word)` says the knowledge base does not use: voice input picks a real word
         for a typo too (工商 for 工伤, 火车 for 货车). Read beside the word, not instead of
         it, since the driver may have meant it."""
         out = []
-        for tok in self.analyzer.words(text):
+        for tok in words:
             if self._eligible(tok) and self.analyzer.is_word(tok) and not known(tok):
-                words = [w for w in tuple(self._by_sound.get(self._sound(tok), ())) if self._fits(tok, w)]
-                if len(words) == 1:
-                    out.append(words[0])
+                same = self._kb_homophones(tok)
+                if len(same) == 1:
+                    out.append(same[0])
         return out
 
     def _repair_run(self, run: str) -> str:

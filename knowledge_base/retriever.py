@@ -220,7 +220,8 @@ class Retriever:
         themselves bridge nothing and are skipped."""
         with self._lock:  # that check reads the index, which a live edit may be growing
             feats = self.analyzer.query_features(canonical, self.settings.concept_weight, self.lexical.uses).weights
-            for word in self.lexical.homophones.sound_alikes(canonical, self.lexical.uses):
+            own_words = [key[1:] for key in feats if key[0] == "w"]  # segmented once, by the features
+            for word in self.lexical.homophones.sound_alikes(own_words, self.lexical.uses):
                 for key, val in self.analyzer.features(word, canonical=True).weights.items():
                     feats[key] = max(feats.get(key, 0.0), val)
             return feats

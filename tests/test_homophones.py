@@ -110,9 +110,9 @@ def test_real_word_homophones_the_kb_lacks_are_read_beside_it(analyzer):
     for w in ["工伤", "货车"]:
         index.add(w)
     kb_uses = {"工伤", "货车"}.__contains__
-    assert index.sound_alikes("摔断了腿算不算工商", kb_uses) == ["工伤"]
-    assert index.sound_alikes("开火车的也算吗", kb_uses) == ["货车"]
-    assert index.sound_alikes("工伤怎么认定", kb_uses) == []  # the KB's own word: nothing to add
+    assert index.sound_alikes(analyzer.words("摔断了腿算不算工商"), kb_uses) == ["工伤"]
+    assert index.sound_alikes(analyzer.words("开火车的也算吗"), kb_uses) == ["货车"]
+    assert index.sound_alikes(analyzer.words("工伤怎么认定"), kb_uses) == []  # the KB's own word: nothing to add
 
 
 def test_retriever_reads_a_real_word_typo_beside_the_word(analyzer):
