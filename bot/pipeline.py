@@ -93,14 +93,16 @@ class MessagePipeline:
                 return self._decided("suggest", await self._limited(msg, replies))
         if not msg.addressed:
             return self._decided("silent", [])
+        if kind == "chitchat":  # a hello or a thank-you to the bot: a word back, not an inbox item
+            reply = texts.SMALL_TALK.get(understanding.intent, texts.SMALL_TALK_OTHER)
+            return self._decided("chitchat", await self._limited(msg, [Reply(reply, reply_to=msg.message_id)]))
         self._to_inbox(text, "silent")
         if self.tickets is not None:  # a private message nobody answered: offer to file it
             offered = self.tickets.offer(msg, understanding)
             if offered is not None:
                 return self._decided("offer", offered)
-        # Asked directly but not sure: the closest entries beat a bare "don't know" (for a
-        # question: a thank-you or a greeting gets no reading list).
-        hinted = self._offer(msg, text, decision, HINT) if kind != "chitchat" else []
+        # Asked directly but not sure: the closest entries beat a bare "don't know".
+        hinted = self._offer(msg, text, decision, HINT)
         if hinted:
             return self._decided("hint", await self._limited(msg, hinted))
         return self._decided("not_sure", await self._limited(msg, [Reply(texts.NOT_SURE, reply_to=msg.message_id)]))
@@ -114,12 +116,6 @@ class MessagePipeline:
     async def _understand(self, text: str):
         """The NLU's reading of the message (None without an NLU)."""
         return None if self.nlu is None else await self.nlu.parse(text)
-
-    async def _kind(self, text: str) -> str:
-        if self.nlu is None:
-            return "question"  # the retriever's own chit-chat guard still applies
-        understanding = await self.nlu.parse(text)
-        return understanding.kind
 
     async def _complaint_placeholder(self, msg: IncomingMessage) -> list[Reply]:
         # Tickets arrive with the complaints release; until then point to the people.

@@ -9,6 +9,13 @@ HELP = (
 SUGGEST_INTRO = "您是不是想问："
 NOT_SURE_HINTS = "这个我没把握答准 🙏 看看是不是下面哪条？都不是的话已经记下了，会请管理员补充。"
 NOT_SURE = "这个我还答不上来 🙏 已经记下了，会请管理员补充。急事可以找支部书记，或打 12328。"
+# Small talk addressed to the bot, by NLU intent (nlu/understanding.py INTENTS).
+SMALL_TALK = {
+    "greet": "您好师傅 👋 限高、证件、ETC、司机之家、党务这些事，直接问我就行。",
+    "thank": "不客气 😊 路上注意安全！",
+    "acknowledge": "好嘞 👍",
+}
+SMALL_TALK_OTHER = "这个我插不上话 😅 我管的是限高、证件、ETC、司机之家、党务这些事，有这类问题随时问我。"
 ASK_USAGE = "用法：/ask 你的问题，比如 /ask 龙溪大道限高多少"
 EMPTY = "没看到问题内容，再发一次试试？"
 GONE = "这个问题的答案刚被管理员删掉了，换个问法再问问我？"

@@ -50,7 +50,10 @@ def test_small_talk_asked_directly_gets_no_reading_list(make_config):
     ConsoleChat(app.pipeline, app.settings.console, stdin=io.StringIO("\n".join(lines) + "\n"), stdout=out).run()
     text = out.getvalue()
     small_talk, question = text.split("助手：")[1:3], text.split("助手：")[3]
-    assert all("答不上来" in r and "[1]" not in r for r in small_talk), text
+    assert "早起" not in small_talk[0] and all("[1]" not in r and "答不上来" not in r for r in small_talk), text
+    assert "您好" in small_talk[1]  # a greeting is greeted back
+    pending = [i.text for i in app.inbox.pending(limit=50)]
+    assert not any("晚安" in t or "新人报到" in t for t in pending)  # no inbox work for the admin
     assert "没把握" in question and "[1] 货车可以在外地年检吗？" in question
     [item] = [i for i in app.inbox.pending(limit=50) if "山东牌照" in i.text]
     assert item.picked == "vehicle-inspection-elsewhere"  # the console's pick reaches the inbox too
