@@ -115,6 +115,11 @@ async def test_outage_of_429_and_5xx_loses_and_duplicates_nothing(server, tmp_pa
             assert text_of(reply) and "SQ-" not in answers[question["message_id"]]
         for complaint in complaints:
             assert "SQ-" in answers[complaint["message_id"]]
+        # An answer that went out through the outbox counts as given: the same question
+        # again points to it, as it would to an answer sent at once.
+        first = next(c for c in h.replies() if replied_to(c) == questions[0]["message_id"])
+        again = await h.say(QUESTIONS[0], user=server.user(650, "司机后来"))
+        assert "刚回答过" in text_of(again) and replied_to(again) == first.result["message_id"], text_of(again)
         for group in groups:
             assert len(study_posts(server, group)) == 1 and len(server.sent("sendPoll", group)) == 1
         during = [c for c in server.sent(None) if started < c.time < ended - 0.2 and c.method != "getUpdates"]

@@ -8,6 +8,7 @@ double answer is possible after one; a lost answer is not."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import secrets
 
@@ -18,6 +19,9 @@ from ..outbox import enqueue
 from .context import BotContext
 
 log = logging.getLogger(__name__)
+
+
+REPLY = "reply:"  # outbox ref of a deferred reply: reply:<the reply's own ref>
 
 
 def passing(error: Exception) -> bool:
@@ -46,9 +50,22 @@ def defer(context: BotContext, chat_id: int, reply: Reply, error: Exception) -> 
     target = reply.chat_id or chat_id
     payload = outbox_payload(reply, chat_id)
     key = f"reply:{target}:{secrets.token_hex(8)}"  # one row per failed send
-    ref = f"reply:{reply.ref}"[:120] if reply.ref else "reply"
+    ref = f"{REPLY}{reply.ref}"[:120] if reply.ref else "reply"
     with db.session() as s:
         enqueue(s, key, target, payload, now=drainer.clock.now(), ref=ref)
     log.info("reply to chat %s deferred to the outbox: %s", target, error)
     drainer.kick()
     return True
+
+
+def report_sent(pipeline):
+    """An outbox hook: a deferred reply that finally went out is reported to the pipeline as
+    a direct send is, so feedback, repeat pointers and picks work on it too. The report runs
+    after the drainer's transaction (call_soon), never inside it."""
+
+    def hook(_session, row) -> None:
+        if row.ref and row.ref.startswith(REPLY) and row.message_id is not None:
+            reply = Reply((row.payload or {}).get("text", ""), ref=row.ref[len(REPLY):])
+            asyncio.get_running_loop().call_soon(pipeline.delivered, row.chat_id, reply, row.message_id)
+
+    return hook

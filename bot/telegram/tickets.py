@@ -26,6 +26,7 @@ from ..tickets.stats import compute, render
 from ..tickets.views import list_line
 from .context import SERVICES, BotContext
 from .convert import incoming
+from .deferred import report_sent
 from .outbox_sender import TelegramOutboxSender, keyboard
 from .tokens import ActionError, ActionTokens
 
@@ -344,6 +345,7 @@ def register(application: Application) -> None:
 
     drainer = Drainer(app.db, TelegramOutboxSender(application.bot), tickets.outbox, tickets.clock, spawn=spawn)
     drainer.on_failed.append(tickets.on_undeliverable)
+    drainer.on_sent.append(report_sent(app.pipeline))
     tickets.service.on_enqueue = drainer.kick
     application.bot_data[DRAINER] = drainer
     application.bot_data[BIND_TOKENS] = BindTokens(ttl_s=86400)
