@@ -51,7 +51,8 @@ def accuracy(tmp: Path) -> None:
               "blind2": "blind2 KB (written blind, never tuned on)",
               "blind3": "blind3 KB (Guizhou, written blind)",
               "blind4": "blind4 KB (Guizhou, written blind)",
-              "blind5": "blind5 KB (Guizhou, written blind, never tuned on)"}
+              "blind5": "blind5 KB (Guizhou, written blind, never tuned on)",
+              "blind6": "blind6 KB (Guangxi/Gansu, written blind, never tuned on)"}
     for name, (kb, queries) in SETS.items():
         label = labels.get(name, name)
         if not (kb.exists() and queries.exists()):

@@ -33,7 +33,7 @@ class RetrievalSettings(BaseModel):
     concept_weight: float = Field(0.3, ge=0, le=1)
     candidates: int = Field(30, ge=1, le=500)
     dense_gate: float = Field(0.2, ge=0, le=1)
-    answer_probability: float = Field(0.8, ge=0, le=1)
+    answer_probability: float = Field(0.84, ge=0, le=1)
     suggest_probability: float = Field(0.75, ge=0, le=1)
     hint_probability: float = Field(0.4, ge=0, le=1)
     suggest_window: float = Field(0.15, ge=0, le=1)
