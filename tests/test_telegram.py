@@ -168,6 +168,11 @@ async def test_flood_guard_limits_one_member(bot):
         bot.server.send_text(bot.group, bot.driver, q)
     await bot.idle(1.0)
     assert len(bot.replies()) == 4  # flood_rate 4/minute
+    chat = bot.server.private(bot.driver)
+    for q in questions:  # a private chat disturbs nobody: every question gets its reply
+        bot.server.send_text(chat, bot.driver, q)
+    await bot.idle(1.0)
+    assert len(bot.replies(chat)) == len(questions)
 
 
 async def test_added_to_group_registers_and_welcomes(bot):
