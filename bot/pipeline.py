@@ -123,13 +123,14 @@ class MessagePipeline:
             return []
         return await self._limited(msg, [Reply(texts.COMPLAINT_PLACEHOLDER, reply_to=msg.message_id)])
 
+    async def may_reply(self, chat_id: int, user_id: int, private: bool) -> bool:
+        """Whether one more reply to this member fits their flood budget (and uses it up).
+        A private chat talks to nobody else and is never cut short (the Bot API's per-chat
+        pacing, AIORateLimiter, still applies)."""
+        return private or await self.flood.allow(chat_id, user_id)
+
     async def _limited(self, msg: IncomingMessage, replies: list[Reply]) -> list[Reply]:
-        """The replies, unless the member is over the flood budget of this group. A private
-        chat talks to nobody else and is never cut short (the Bot API's per-chat pacing,
-        AIORateLimiter, still applies)."""
-        if msg.chat_type == "private":
-            return replies
-        if replies and not await self.flood.allow(msg.chat_id, msg.user_id):
+        if replies and not await self.may_reply(msg.chat_id, msg.user_id, msg.chat_type == "private"):
             log.info("flood guard: member %s in chat %s is over the limit", msg.user_id, msg.chat_id)
             return []
         return replies

@@ -84,9 +84,10 @@ async def on_help(update: Update, context: BotContext) -> None:
 async def _within_flood_limit(message, context: BotContext) -> bool:
     """A reply in a group counts against the member's flood budget, as answers do (one member
     repeating /help must not make the bot talk to the whole group); private chats are free."""
-    if message.chat.type == ChatType.PRIVATE or message.from_user is None:
+    if message.from_user is None:
         return True
-    return await context.services.app.pipeline.flood.allow(message.chat_id, message.from_user.id)
+    return await context.services.app.pipeline.may_reply(message.chat_id, message.from_user.id,
+                                                         message.chat.type == ChatType.PRIVATE)
 
 
 async def on_button(update: Update, context: BotContext) -> None:
