@@ -24,6 +24,11 @@ from .tickets.settings import Branches, TicketSettings
 
 DEFAULT_CONFIG = Path("config.yml")
 WEBHOOK_SECRET = re.compile(r"[A-Za-z0-9_-]{1,256}")  # what setWebhook accepts as secret_token
+# Files and folders the bot reads at start-up. A wrong path would otherwise show up late
+# and quietly: an empty knowledge base (the bot never answers), retrieval without its domain
+# dictionary and situation table, or a traceback from the NLU.
+INPUT_PATHS = ("knowledge_base.faq_file", "knowledge_base.dict_dir", "nlu.data_file", "nlu.dict_dir",
+               "study.library_file")
 
 
 class ConfigError(Exception):
@@ -142,6 +147,18 @@ class Settings(BaseSettings):
         return init_settings, env_settings, YamlConfigSettingsSource(settings_cls)
 
     # -- derived values ---------------------------------------------------------
+    def missing_inputs(self) -> list[str]:
+        """The INPUT_PATHS that do not exist (the study library only while study is on)."""
+        out = []
+        for key in INPUT_PATHS:
+            section, name = key.split(".")
+            if key == "study.library_file" and not self.study.enabled:
+                continue
+            path = self.path(getattr(getattr(self, section), name))
+            if not path.exists():
+                out.append(f"  {key}: not found: {path}")
+        return out
+
     def path(self, p: Path) -> Path:
         """Relative paths in the file are relative to the file's folder."""
         return p if p.is_absolute() else (self.root / p).resolve()
@@ -194,4 +211,8 @@ def load_settings(path: str | Path | None = None) -> Settings:
         raise ConfigError(f"{path}: invalid configuration\n" + "\n".join(problems)) from None
     except Exception as exc:  # e.g. YAML syntax errors
         raise ConfigError(f"{path}: cannot read configuration: {exc}") from None
+    missing = settings.missing_inputs()
+    if missing:
+        raise ConfigError(f"{path}: invalid configuration (relative paths are relative to the file's folder)\n"
+                          + "\n".join(missing))
     return settings

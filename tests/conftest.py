@@ -109,24 +109,33 @@ def db(db_url):
     database.dispose()
 
 
+def write_test_config(folder: Path, extra: str = "", *, db_url: str = "sqlite:///data/test.db",
+                      dense: bool = False) -> Path:
+    """A config file of its own in `folder` (data, cache and DB stay there) that names the
+    repository's knowledge base, dictionaries, NLU data and study library (load_settings
+    checks they exist). `extra` adds sections; one that sets `study:` names its own library."""
+    folder.mkdir(parents=True, exist_ok=True)
+    cfg = folder / "config.yml"
+    study = "" if "study:" in extra else f"study:\n  library_file: {ROOT / 'knowledge_base' / 'study.yml'}\n"
+    cfg.write_text(
+        f"database:\n  url: {db_url}\n"
+        f"knowledge_base:\n  faq_file: {ROOT / 'knowledge_base' / 'faq.yml'}\n"
+        f"  dict_dir: {ROOT / 'knowledge_base' / 'dict'}\n  cache_dir: data/cache\n"
+        f"retrieval:\n  dense: {'true' if dense else 'false'}\n  model: not-on-disk/zh-model\n"
+        f"nlu:\n  backend: embedded\n  data_file: {ROOT / 'nlu' / 'data' / 'nlu.yml'}\n"
+        f"  dict_dir: {ROOT / 'nlu' / 'dict'}\n"
+        "logging:\n  level: WARNING\n" + study + extra,
+        encoding="utf-8",
+    )
+    return cfg
+
+
 @pytest.fixture
 def make_config(tmp_path):
-    """Write a config file into a temp folder (data, cache and DB stay there)."""
+    """write_test_config in the test's temp folder."""
 
     def make(extra: str = "", dense: bool = False, db_url: str = "sqlite:///data/test.db") -> Path:
-        dict_dir = ROOT / "knowledge_base" / "dict"
-        cfg = tmp_path / "config.yml"
-        cfg.write_text(
-            f"database:\n  url: {db_url}\n"
-            f"knowledge_base:\n  faq_file: {ROOT / 'knowledge_base' / 'faq.yml'}\n"
-            f"  dict_dir: {dict_dir}\n  cache_dir: data/cache\n"
-            f"retrieval:\n  dense: {'true' if dense else 'false'}\n  model: not-on-disk/zh-model\n"
-            f"nlu:\n  backend: embedded\n  data_file: {ROOT / 'nlu' / 'data' / 'nlu.yml'}\n"
-            f"  dict_dir: {ROOT / 'nlu' / 'dict'}\n"
-            "logging:\n  level: WARNING\n" + extra,
-            encoding="utf-8",
-        )
-        return cfg
+        return write_test_config(tmp_path, extra, db_url=db_url, dense=dense)
 
     return make
 

@@ -25,7 +25,7 @@ from bot.storage.models import FaqRevision
 from bot.tickets.models import Ticket
 from bot.tickets.service import Report, TicketService
 from bot.tickets.settings import BranchSettings, TicketSettings
-from conftest import DRIVERHOME, ROOT
+from conftest import DRIVERHOME, write_test_config
 from knowledge_base.schema import FaqEntry
 
 GROUP, SECRETARY, DRIVER = -100100, 700, 501
@@ -37,19 +37,6 @@ def cli(cfg: Path, *args: str, stdin: str | None = None, env: dict | None = None
                           text=True, timeout=300, env=env)
 
 
-def config_in(folder: Path, db_url: str) -> Path:
-    """A minimal config of its own in `folder` (a "fresh machine")."""
-    folder.mkdir(parents=True, exist_ok=True)
-    cfg = folder / "config.yml"
-    cfg.write_text(
-        f"database:\n  url: {db_url}\n"
-        f"knowledge_base:\n  faq_file: {ROOT / 'knowledge_base' / 'faq.yml'}\n"
-        f"  dict_dir: {ROOT / 'knowledge_base' / 'dict'}\n  cache_dir: data/cache\n"
-        "retrieval:\n  dense: false\n"
-        f"nlu:\n  backend: embedded\n  data_file: {ROOT / 'nlu' / 'data' / 'nlu.yml'}\n"
-        f"  dict_dir: {ROOT / 'nlu' / 'dict'}\nlogging:\n  level: WARNING\n",
-        encoding="utf-8")
-    return cfg
 
 
 @pytest.fixture
@@ -135,7 +122,7 @@ def test_backup_while_another_connection_writes_then_restore_on_a_fresh_config(m
     assert "revision" in made.stdout and dump.is_file()
     assert not list(dump.parent.glob("*.part"))
 
-    fresh = config_in(tmp_path / "fresh", other_db_url)
+    fresh = write_test_config(tmp_path / "fresh", db_url=other_db_url)
     open_database(load_settings(fresh)).dispose()  # a fresh install's (empty) database to replace
     again = cli(fresh, "restore", str(dump), "--yes")
     assert again.returncode == 0, again.stderr
@@ -233,7 +220,7 @@ def test_restore_of_an_older_revision_brings_it_up_to_date(make_config, db_url, 
                          actor="admin:1")
     old.dispose()
     dump = tmp_path / "old.backup"
-    made = cli(config_in(tmp_path / "old", other_db_url), "backup", str(dump))
+    made = cli(write_test_config(tmp_path / "old", db_url=other_db_url), "backup", str(dump))
     assert made.returncode == 0, made.stderr
     assert "revision 0002," in made.stdout
 

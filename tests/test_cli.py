@@ -98,3 +98,24 @@ def test_bad_config_names_the_key(make_config):
     assert proc.returncode != 0
     assert "retrieval.answer_threshold" in proc.stderr and "retrieval_typo: unknown key" in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_config_naming_missing_files_names_the_keys(make_config, tmp_path):
+    """A config moved away from the files it names (relative paths are relative to the
+    config's folder) must stop with the keys, not start with an empty knowledge base."""
+    cfg = make_config("study:\n  library_file: lessons/\n")
+    text = cfg.read_text(encoding="utf-8")
+    faq_line = next(line for line in text.splitlines() if "faq_file" in line)
+    cfg.write_text(text.replace(faq_line, "  faq_file: kb/faq.yml"), encoding="utf-8")
+    proc = run(cfg, "chat", stdin="/quit\n", check=False)
+    assert proc.returncode != 0
+    assert f"knowledge_base.faq_file: not found: {tmp_path / 'kb' / 'faq.yml'}" in proc.stderr
+    assert f"study.library_file: not found: {tmp_path / 'lessons'}" in proc.stderr
+    assert "nlu.data_file" not in proc.stderr and "Traceback" not in proc.stderr
+    assert not (tmp_path / "data" / "test.db").exists()  # stopped before touching storage
+
+    cfg.write_text(cfg.read_text(encoding="utf-8").replace("library_file: lessons/", "enabled: false"),
+                   encoding="utf-8")
+    proc = run(cfg, "chat", stdin="/quit\n", check=False)
+    assert "study.library_file" not in proc.stderr  # study off: its library is not needed
+    assert "knowledge_base.faq_file: not found" in proc.stderr

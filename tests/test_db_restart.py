@@ -42,7 +42,7 @@ def pg_url(db_url):
 
 
 async def test_complaints_during_a_database_restart_are_filed_once_each(pg_url, tmp_path):
-    cfg = write_config(tmp_path, ROOT, BRANCHES, db_url=pg_url)
+    cfg = write_config(tmp_path, BRANCHES, db_url=pg_url)
     async with BotApiServer(token="123456:TEST", bot_username="driverhome_bot") as server:
         async with running_bot(server, cfg) as h:
             server.private(server.user(700, "张书记"))  # started the bot: cards reach him

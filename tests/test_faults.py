@@ -85,7 +85,7 @@ def delivered_once(h, questions, complaints, secretary_chat) -> tuple[bool, str]
 
 async def test_outage_of_429_and_5xx_loses_and_duplicates_nothing(server, tmp_path):
     clock = FlowingClock(f"{DAY} 07:00:00")
-    cfg = write_config(tmp_path, ROOT, FAULT_CONFIG + study_config(tick_s=0.2, retry_after_s=2, max_attempts=50))
+    cfg = write_config(tmp_path, FAULT_CONFIG + study_config(tick_s=0.2, retry_after_s=2, max_attempts=50))
     async with running_bot(server, cfg, clock=clock) as h:
         secretary = server.private(server.user(SECRETARY, "张书记"))
         groups = [register(h, -100600 - i, f"车队{i}") for i in range(3)]
@@ -136,7 +136,7 @@ async def test_timeouts_during_an_outage_lose_no_answer_or_notification(server, 
     may have been posted (Telegram cannot be asked), so it is never sent twice: it is either
     delivered once or recorded as unknown (bot/study/ledger.py)."""
     clock = FlowingClock(f"{DAY} 07:00:00")
-    cfg = write_config(tmp_path, ROOT, FAULT_CONFIG + study_config(tick_s=0.2, retry_after_s=2, max_attempts=50))
+    cfg = write_config(tmp_path, FAULT_CONFIG + study_config(tick_s=0.2, retry_after_s=2, max_attempts=50))
     async with running_bot(server, cfg, clock=clock) as h:
         secretary = server.private(server.user(SECRETARY, "张书记"))
         groups = [register(h, -100700 - i, f"车队{i}") for i in range(2)]
@@ -165,7 +165,7 @@ async def test_timeouts_during_an_outage_lose_no_answer_or_notification(server, 
 # -- Rasa killed mid-run -------------------------------------------------------------------------
 def rasa_config(tmp_path, url: str, token: str):
     """The bot's config with `nlu.backend: auto` pointed at the test's Rasa server."""
-    cfg = write_config(tmp_path, ROOT)
+    cfg = write_config(tmp_path)
     text = cfg.read_text(encoding="utf-8")
     assert "  backend: embedded\n" in text
     cfg.write_text(text.replace("  backend: embedded\n", (

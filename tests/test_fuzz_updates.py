@@ -283,7 +283,7 @@ def test_generation_is_reproducible_and_covers_the_odd_cases():
 async def test_ten_thousand_odd_updates_no_crash_no_storm(server, tmp_path, caplog):
     generated = copy.deepcopy(ten_thousand())
     assert len(generated) == N_UPDATES
-    cfg = write_config(tmp_path, ROOT)
+    cfg = write_config(tmp_path)
     errors: list = []
     async with running_bot(server, cfg) as h:
 

@@ -63,7 +63,7 @@ async def served_bot(server: BotApiServer, cfg):
 
 @pytest.fixture
 async def bot(server, tmp_path):
-    async with served_bot(server, write_config(tmp_path, ROOT, extra=SERVER)) as h:
+    async with served_bot(server, write_config(tmp_path, extra=SERVER)) as h:
         yield h
 
 
@@ -97,7 +97,7 @@ def closed_port() -> int:
 
 
 async def test_rasa_down_with_auto_backend_is_degraded_and_counts_fallbacks(server, tmp_path):
-    cfg = write_config(tmp_path, ROOT, extra=SERVER)
+    cfg = write_config(tmp_path, extra=SERVER)
     text = cfg.read_text(encoding="utf-8").replace(
         "  backend: embedded\n", f"  backend: auto\n  rasa_url: http://127.0.0.1:{closed_port()}\n")
     cfg.write_text(text, encoding="utf-8")
@@ -310,7 +310,7 @@ def test_driverhome_run_serves_health_and_json_logs_and_stops_on_sigterm(tmp_pat
     from conftest import DRIVERHOME
 
     port = closed_port()
-    cfg = write_config(tmp_path, ROOT, extra=f"server:\n  host: 127.0.0.1\n  port: {port}\n")
+    cfg = write_config(tmp_path, extra=f"server:\n  host: 127.0.0.1\n  port: {port}\n")
     cfg.write_text(cfg.read_text(encoding="utf-8").replace("logging:\n  level: WARNING\n",
                                                            "logging:\n  level: INFO\n  format: json\n"),
                    encoding="utf-8")

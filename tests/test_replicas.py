@@ -90,7 +90,7 @@ def _config(tmp_path: Path, url: str, send_time: str, port_offset: int, rate: fl
     folder = tmp_path / f"r{port_offset}"
     folder.mkdir()
     server = f"server:\n  host: 127.0.0.1\n  port: {18180 + port_offset}\n"  # /healthz of each replica
-    return write_config(folder, ROOT, study + outbox + server, db_url=url)
+    return write_config(folder, study + outbox + server, db_url=url)
 
 
 def _due_groups(server: BotApiServer, db: Database, first_id: int) -> tuple[list[int], str]:

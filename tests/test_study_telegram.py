@@ -19,7 +19,7 @@ DAY2 = "2026-03-03"
 
 @pytest.fixture
 def cfg(tmp_path, db_url):
-    return write_config(tmp_path, ROOT, study_config(), db_url=db_url)
+    return write_config(tmp_path, study_config(), db_url=db_url)
 
 
 def polls(server, chat) -> list:
@@ -215,7 +215,7 @@ async def test_failures_are_retried_and_removed_groups_stop(server, cfg):
 async def test_weekly_summary_goes_to_the_secretary_once(server, tmp_path, db_url):
     branches = ("branches:\n  - id: zunyi\n    name: 遵义货车司机党支部\n    groups: [-100100]\n"
                 "    secretaries: [777001]\n")
-    cfg = write_config(tmp_path, ROOT, study_config() + branches, db_url=db_url)
+    cfg = write_config(tmp_path, study_config() + branches, db_url=db_url)
     clock = Clock("2026-03-01 06:00:00")  # Sunday
     async with running_bot(server, cfg, clock=clock) as h:
         group = h.group

@@ -15,7 +15,7 @@ from tg_harness import running_bot, write_config
 
 @pytest.fixture
 def cfg(tmp_path):
-    return write_config(tmp_path, ROOT)
+    return write_config(tmp_path)
 
 
 @pytest.fixture

@@ -40,7 +40,7 @@ outbox:
 
 @pytest.fixture
 def cfg(tmp_path, db_url):
-    return write_config(tmp_path, ROOT, extra=BRANCH_CONFIG, db_url=db_url)
+    return write_config(tmp_path, extra=BRANCH_CONFIG, db_url=db_url)
 
 
 class People:
@@ -270,7 +270,7 @@ async def test_driver_who_blocked_the_bot_gets_the_group_mention_instead(bot):
 
 
 async def test_unreachable_secretary_falls_back_to_the_committee(server, tmp_path, db_url):
-    cfg = write_config(tmp_path, ROOT, extra=BRANCH_CONFIG.replace(f"[{SECRETARY}]", "[701]"), db_url=db_url)
+    cfg = write_config(tmp_path, extra=BRANCH_CONFIG.replace(f"[{SECRETARY}]", "[701]"), db_url=db_url)
     async with running_bot(server, cfg) as h:
         committee = server.group(ESCALATION, "行业党委", type="supergroup", bot_status="administrator")
         server.user(701, "李书记")  # never started the bot: Telegram refuses to write to him

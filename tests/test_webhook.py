@@ -23,7 +23,7 @@ PUBLIC_URL = "https://bot.example.org/tg-hook"  # what Telegram is told; the pro
 
 
 def webhook_config(tmp_path, *, url: str | None = PUBLIC_URL):
-    cfg = write_config(tmp_path, ROOT, extra="server:\n  host: 127.0.0.1\n  port: 0\n")
+    cfg = write_config(tmp_path, extra="server:\n  host: 127.0.0.1\n  port: 0\n")
     lines = "telegram:\n  mode: webhook\n" + (f"  webhook_url: {url}\n" if url else "")
     cfg.write_text(cfg.read_text(encoding="utf-8").replace("telegram:\n", lines, 1), encoding="utf-8")
     return cfg

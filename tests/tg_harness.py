@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 from botapi import BotApiServer
+from conftest import write_test_config
 from telegram import Update
 
 from bot.app import App
@@ -69,18 +70,10 @@ class Harness:
         return self.server.press(user or self.driver, message, data)
 
 
-def write_config(tmp_path: Path, root: Path, extra: str = "", db_url: str = "sqlite:///data/bot.db") -> Path:
-    cfg = tmp_path / "config.yml"
-    cfg.write_text(
-        f"database:\n  url: {db_url}\n"
-        f"knowledge_base:\n  faq_file: {root / 'knowledge_base' / 'faq.yml'}\n"
-        f"  dict_dir: {root / 'knowledge_base' / 'dict'}\n  cache_dir: data/cache\n"
-        "retrieval:\n  dense: false\n"
-        f"nlu:\n  backend: embedded\n  data_file: {root / 'nlu' / 'data' / 'nlu.yml'}\n"
-        f"  dict_dir: {root / 'nlu' / 'dict'}\n"
-        f"telegram:\n  admins: [{ADMIN_ID}]\n  max_update_age_s: 60\n"
-        "logging:\n  level: WARNING\n" + extra, encoding="utf-8")
-    return cfg
+def write_config(tmp_path: Path, extra: str = "", db_url: str = "sqlite:///data/bot.db") -> Path:
+    """write_test_config with the harness's admin and a minute's tolerance for old updates."""
+    return write_test_config(tmp_path, f"telegram:\n  admins: [{ADMIN_ID}]\n  max_update_age_s: 60\n" + extra,
+                             db_url=db_url)
 
 
 @asynccontextmanager
