@@ -298,6 +298,8 @@ async def test_pending_item_becomes_an_alternate(bot):
     alt = [d for label, d in buttons(card) if "同义" in label][0]
     await bot.press(card, alt, user=bot.admin, chat=chat)
     [choices] = await bot.server.wait_for("sendMessage", chat_id=chat, predicate=lambda c: "加到哪一条" in c.params["text"])
+    labels = [label for label, _ in buttons(choices)]
+    assert 1 <= len(labels) <= 3 and len(set(labels)) == len(labels), labels  # each entry offered once
     target = [d for label, d in buttons(choices) if "龙溪" in label][0]
     await bot.press(choices, target, user=bot.admin, chat=chat)
     await bot.server.wait_for("editMessageText", predicate=lambda c: "同义问法" in c.params["text"])

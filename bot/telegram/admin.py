@@ -459,15 +459,19 @@ async def on_pending_alternate(update: Update, context: BotContext) -> None:
     item = context.services.app.inbox.get(item_id) if item_id is not None else None
     if item is None:
         return
-    ranked, _ = _kb(context).retriever.rank(item.text)
-    # The entry the asker picked first, then the closest others.
-    first = [item.picked] if item.picked and _kb(context).get(item.picked) is not None else []
-    faq_ids = list(dict.fromkeys(first + [c.faq_id for c in ranked]))[:3]
+    kb = _kb(context)
+    ranked, _ = kb.retriever.rank(item.text)
+    entries = []  # the entry the asker picked first, then the closest others; each read once
+    for faq_id in dict.fromkeys(([item.picked] if item.picked else []) + [c.faq_id for c in ranked]):
+        entry = kb.get(faq_id)  # None when an admin removed it meanwhile
+        if entry is not None:
+            entries.append(entry)
+        if len(entries) == 3:
+            break
     owner = update.effective_user.id
     tokens = context.services.tokens
-    rows = [[InlineKeyboardButton(_kb(context).get(faq_id).question[:60],
-                                  callback_data=tokens.issue(owner, "altto", (item.id, faq_id)))]
-            for faq_id in faq_ids]
+    rows = [[InlineKeyboardButton(e.question[:60], callback_data=tokens.issue(owner, "altto", (item.id, e.id)))]
+            for e in entries]
     if not rows:
         await update.effective_message.reply_text("没有相近的问答，请用“新建问答”。")
         return
