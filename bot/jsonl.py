@@ -15,10 +15,11 @@ def texts(stream: TextIO) -> Iterator[tuple[str | None, str | None]]:
             continue
         try:
             item = json.loads(line)
-            text = item["text"] if isinstance(item, dict) else None
-            if not isinstance(text, str):
-                raise ValueError('expected an object with a string "text"')
-        except (ValueError, KeyError) as exc:
-            yield None, f"bad input line: {exc}"
+        except ValueError as exc:
+            yield None, f"bad input line: not JSON ({exc})"
+            continue
+        text = item.get("text") if isinstance(item, dict) else None
+        if not isinstance(text, str):
+            yield None, 'bad input line: expected an object with a string "text"'
             continue
         yield text, None

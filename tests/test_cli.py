@@ -20,17 +20,18 @@ def run(cfg, *args, stdin: str | None = None, check: bool = True):
 
 def test_ask_jsonl_with_kb_file_answers_and_writes_nothing(make_config, sample_kb, tmp_path):
     cfg = make_config(dense=True)
-    lines = [{"text": "龙溪大道限高多少米"}, {"text": "谢谢书记"}, "not json", {"text": "党费咋个交"}]
+    lines = [{"text": "龙溪大道限高多少米"}, {"text": "谢谢书记"}, "not json", {"text": "党费咋个交"}, {"q": "党费"}]
     stdin = "\n".join(json.dumps(x, ensure_ascii=False) if not isinstance(x, str) else x for x in lines) + "\n"
     out = run(cfg, "ask", "--kb", str(sample_kb), "--jsonl", stdin=stdin).stdout.splitlines()
-    assert len(out) == 4
-    first, second, bad, fourth = (json.loads(line) for line in out)
+    assert len(out) == 5
+    first, second, bad, fourth, no_text = (json.loads(line) for line in out)
     assert first["decision"] == "answer" and first["faq_id"] == "longxi-height"
     assert first["answer"].startswith("龙溪大道") and isinstance(first["score"], float)
     assert set(first) == {"text", "decision", "faq_id", "score", "suggestions", "answer"}
     assert second["decision"] == "silent" and second["answer"] is None
-    assert "error" in bad
+    assert "not JSON" in bad["error"]
     assert fourth["faq_id"] == "party-dues"
+    assert no_text == {"text": None, "error": 'bad input line: expected an object with a string "text"'}
     assert not (tmp_path / "data" / "test.db").exists()
 
 
