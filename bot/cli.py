@@ -196,13 +196,17 @@ def kb_reindex(settings: Settings) -> None:
 @click.pass_obj
 def kb_eval(settings: Settings, kb_file: Path, queries_file: Path, show_failures: bool) -> None:
     """Accuracy and latency of the retriever on `queries: [{q, expect}]`."""
-    from knowledge_base.evaluate import evaluate, load_queries
+    from knowledge_base.evaluate import evaluate, load_queries, unknown_expectations
 
-    app = _app(settings, kb_file)
     try:
-        queries = load_queries(queries_file)
-    except (ValueError, KeyError) as exc:
+        queries = load_queries(queries_file)  # before the models load: a bad file fails at once
+    except ValueError as exc:
         raise click.ClickException(str(exc)) from None
+    app = _app(settings, kb_file)
+    unknown = unknown_expectations(app.kb.retriever, queries)
+    if unknown:
+        click.echo(f"warning: {len(unknown)} expected id(s) not in the knowledge base, their queries count as misses: "
+                   + ", ".join(unknown), err=True)
     result = evaluate(app.kb.retriever, queries)
     click.echo(f"backend: {app.kb.retriever.backend}")
     for line in result.lines():

@@ -42,11 +42,34 @@ class EvalResult:
 
 
 def load_queries(path: str | Path) -> list[dict]:
-    data = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
+    """`queries: [{q: text, expect: entry id or null}]`; a ValueError names every bad item
+    (a query the file cannot say what to expect of would skew the figures silently)."""
+    try:
+        data = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as exc:
+        raise ValueError(f"{path}: not valid YAML: {exc}") from None
     queries = data.get("queries") if isinstance(data, dict) else None
     if not isinstance(queries, list):
         raise ValueError(f"{path}: expected `queries: [{{q, expect}}]`")
-    return [{"q": str(item["q"]), "expect": item.get("expect")} for item in queries]
+    out, problems = [], []
+    for i, item in enumerate(queries):
+        q = item.get("q") if isinstance(item, dict) else None
+        expect = item.get("expect") if isinstance(item, dict) else None
+        if q is None or isinstance(q, (dict, list)) or not str(q).strip():
+            problems.append(f"queries[{i}]: needs a text `q`")
+        elif isinstance(expect, (dict, list, bool)):
+            problems.append(f"queries[{i}]: `expect` must be an entry id or null")
+        else:
+            out.append({"q": str(q), "expect": None if expect is None else str(expect)})
+    if problems:
+        raise ValueError(f"{path}: " + "; ".join(problems))
+    return out
+
+
+def unknown_expectations(retriever: Retriever, queries: list[dict]) -> list[str]:
+    """Expected ids the knowledge base does not hold (a typo, or an entry skipped as invalid):
+    their queries can only count as misses."""
+    return sorted({q["expect"] for q in queries if q["expect"] is not None and retriever.entry(q["expect"]) is None})
 
 
 def evaluate(retriever: Retriever, queries: list[dict]) -> EvalResult:

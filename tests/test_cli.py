@@ -91,6 +91,26 @@ def test_eval_prints_the_figures(make_config, sample_kb, tmp_path):
     assert "p95" in out
 
 
+def test_eval_names_bad_queries_and_unknown_ids(make_config, sample_kb, tmp_path):
+    cfg, q = make_config(), tmp_path / "q.yml"
+    q.write_text("queries: [\n", encoding="utf-8")
+    proc = run(cfg, "kb", "eval", "--kb", str(sample_kb), "--queries", str(q), check=False)
+    assert proc.returncode != 0 and "not valid YAML" in proc.stderr and "Traceback" not in proc.stderr
+
+    q.write_text("queries:\n  - {q: 龙溪大道限高多少, expect: longxi-height}\n  - {expect: party-dues}\n"
+                 "  - {q: 党费, expect: [a, b]}\n", encoding="utf-8")
+    proc = run(cfg, "kb", "eval", "--kb", str(sample_kb), "--queries", str(q), check=False)
+    assert proc.returncode != 0 and "Traceback" not in proc.stderr
+    assert "queries[1]: needs a text `q`" in proc.stderr
+    assert "queries[2]: `expect` must be an entry id or null" in proc.stderr
+
+    q.write_text("queries:\n  - {q: 龙溪大道限高多少, expect: longxi-height}\n  - {q: 党费咋交, expect: party-due}\n",
+                 encoding="utf-8")
+    proc = run(cfg, "kb", "eval", "--kb", str(sample_kb), "--queries", str(q))
+    assert "1 expected id(s) not in the knowledge base" in proc.stderr and "party-due" in proc.stderr
+    assert "top-1 accuracy (in scope):        0.500" in proc.stdout  # the typo counts as a miss
+
+
 def test_bad_config_names_the_key(make_config):
     cfg = make_config("retrieval_typo: 1\n")
     cfg.write_text(cfg.read_text(encoding="utf-8").replace("dense: false", "dense: false\n  answer_threshold: high"),
