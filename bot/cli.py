@@ -9,6 +9,7 @@ from pathlib import Path
 
 import click
 
+from .cli_files import write_output
 from .jsonl import texts as jsonl_texts
 from .config import ConfigError, Settings, load_settings
 
@@ -171,7 +172,7 @@ def kb_export(settings: Settings, file: Path) -> None:
     finally:
         db.dispose()
     body = dump_csv(entries) if file.suffix.lower() == ".csv" else dump_yaml(entries)
-    file.write_text(body, encoding="utf-8")
+    write_output(file, body)
     click.echo(f"exported {len(entries)} entries to {file}")
 
 

@@ -100,16 +100,19 @@ def parse_entries(raw: list, where: str = "") -> ValidationReport:
             report.errors.append(f"{where}{label}: must be a mapping with id, question, answer")
             continue
         raw_id = item["id"].strip() if isinstance(item.get("id"), str) else None
+        problems = []  # every problem of the entry, not only the first
         if raw_id:
             label = f"entry #{n} ({raw_id})"
             if raw_id in seen:
-                report.errors.append(f"{where}{label}: id: duplicate of entry #{seen[raw_id]}")
-                continue
-            seen[raw_id] = n
+                problems.append(f"id: duplicate of entry #{seen[raw_id]}")
+            else:
+                seen[raw_id] = n
         try:
             entry = FaqEntry.model_validate(item)
         except ValidationError as exc:
-            report.errors.extend(f"{where}{label}: {problem}" for problem in validation_problems(exc))
+            problems.extend(validation_problems(exc))
+        if problems:
+            report.errors.extend(f"{where}{label}: {problem}" for problem in problems)
             continue
         report.entries.append(entry)
     return report

@@ -74,6 +74,8 @@ def test_import_export_reindex_roundtrip(make_config, sample_kb, tmp_path):
     exported = {e["id"]: e for e in yaml.safe_load(out.read_text(encoding="utf-8"))["faqs"]}
     assert exported["longxi-height"]["answer"].endswith("请绕行。")
     assert "party-dues" in exported  # upsert keeps what the file does not mention
+    nowhere = run(cfg, "kb", "export", str(tmp_path / "no-such-folder" / "out.yml"), check=False)
+    assert nowhere.returncode != 0 and "cannot write" in nowhere.stderr and "Traceback" not in nowhere.stderr
     third = run(cfg, "kb", "import", "--replace", str(f2)).stdout
     assert "removed" in third and "removed 0" not in third
     assert "indexed 2 entries" in run(cfg, "kb", "reindex").stdout

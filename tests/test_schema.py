@@ -21,6 +21,7 @@ faqs:
   - id: a
     question: 重复的
     answer: 答案
+    tags: 不是列表
   - id: empty-answer
     question: 问题
     answer: "  "
@@ -37,6 +38,7 @@ faqs:
     report = read_text(text)
     errs = "\n".join(report.errors)
     assert "entry #2 (a): id: duplicate of entry #1" in errs
+    assert "entry #2 (a): tags:" in errs  # a duplicate's other problems are reported too
     assert "entry #3 (empty-answer): answer:" in errs
     assert "entry #4 (Bad Id): id:" in errs
     assert "entry #5 (bad-types): alternates:" in errs

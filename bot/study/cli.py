@@ -10,6 +10,8 @@ from pathlib import Path
 
 import click
 
+from ..cli_files import write_output
+
 
 def _service(settings, seed: bool = False):
     """With `seed`, an empty database gets the shipped library first (as the bot's start does);
@@ -94,7 +96,7 @@ def export(settings, path: Path) -> None:
         items = service.library.all()
     finally:
         service.db.dispose()
-    path.write_text(dump_yaml(items), encoding="utf-8")
+    write_output(path, dump_yaml(items))
     click.echo(f"exported {len(items)} items to {path}")
 
 

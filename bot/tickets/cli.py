@@ -10,6 +10,8 @@ from pathlib import Path
 import click
 from sqlalchemy import select
 
+from ..cli_files import write_output
+
 
 def _service(settings):
     """The ticket service on the configured database (migrated), without any chat platform."""
@@ -118,6 +120,6 @@ def export_cmd(settings, file: Path, days: int | None, branches: tuple[str, ...]
                           branches=list(branches) or None)
     finally:
         service.db.dispose()
-    file.write_text(body, encoding="utf-8")
+    write_output(file, body)
     rows = sum(1 for _ in csv.reader(io.StringIO(body))) - 1
     click.echo(f"exported {rows} ticket(s) to {file}")
