@@ -20,7 +20,21 @@ def _setup_logging(level: str, fmt: str = "text") -> None:
     setup_logging(level, fmt)
 
 
-@click.group()
+class _Commands(click.Group):
+    """The command group: a database that cannot be reached at all (down, wrong host or
+    password) ends any command with one line saying so, not a driver's traceback."""
+
+    def invoke(self, ctx: click.Context):
+        from sqlalchemy.exc import OperationalError
+
+        try:
+            return super().invoke(ctx)
+        except OperationalError as exc:
+            reason = str(exc.orig or exc).strip().splitlines()[0]
+            raise click.ClickException(f"cannot reach the database: {reason}") from None
+
+
+@click.group(cls=_Commands)
 @click.option("--config", "config_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Config file (default: $DRIVERHOME_CONFIG or ./config.yml).")
 @click.pass_context

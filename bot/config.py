@@ -27,6 +27,7 @@ WEBHOOK_SECRET = re.compile(r"[A-Za-z0-9_-]{1,256}")  # what setWebhook accepts 
 # Files and folders the bot reads at start-up. A wrong path would otherwise show up late
 # and quietly: an empty knowledge base (the bot never answers), retrieval without its domain
 # dictionary and situation table, or a traceback from the NLU.
+DATABASE_SCHEMES = ("sqlite:///", "postgresql://", "postgres://", "postgresql+psycopg://")
 INPUT_PATHS = ("knowledge_base.faq_file", "knowledge_base.dict_dir", "nlu.data_file", "nlu.dict_dir",
                "study.library_file")
 
@@ -211,8 +212,11 @@ def load_settings(path: str | Path | None = None) -> Settings:
         raise ConfigError(f"{path}: invalid configuration\n" + "\n".join(problems)) from None
     except Exception as exc:  # e.g. YAML syntax errors
         raise ConfigError(f"{path}: cannot read configuration: {exc}") from None
-    missing = settings.missing_inputs()
-    if missing:
-        raise ConfigError(f"{path}: invalid configuration (relative paths are relative to the file's folder)\n"
-                          + "\n".join(missing))
+    # Checks that need the whole file read (paths against its folder, the URL with the environment's).
+    later = settings.missing_inputs()
+    if not settings.db_url.startswith(DATABASE_SCHEMES):
+        key = "DATABASE_URL" if settings.database_url else "database.url"
+        later.append(f"  {key}: only SQLite (sqlite:///path) and PostgreSQL (postgresql://...) are supported")
+    if later:
+        raise ConfigError(f"{path}: invalid configuration\n" + "\n".join(later))
     return settings

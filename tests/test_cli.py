@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 
 import yaml
@@ -142,3 +143,13 @@ def test_config_naming_missing_files_names_the_keys(make_config, tmp_path):
     proc = run(cfg, "chat", stdin="/quit\n", check=False)
     assert "study.library_file" not in proc.stderr  # study off: its library is not needed
     assert "knowledge_base.faq_file: not found" in proc.stderr
+
+
+def test_database_url_problems_are_one_clear_line(make_config):
+    cfg = make_config()
+    for url, expected in [("mysql://x@localhost/driverhome", "DATABASE_URL: only SQLite"),
+                          ("postgresql://nobody@127.0.0.1:1/driverhome", "cannot reach the database: connection")]:
+        proc = subprocess.run([DRIVERHOME, "--config", str(cfg), "kb", "reindex"], capture_output=True, text=True,
+                              timeout=300, env={**os.environ, "DATABASE_URL": url})
+        assert proc.returncode != 0, url
+        assert expected in proc.stderr and "Traceback" not in proc.stderr, proc.stderr
