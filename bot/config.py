@@ -24,10 +24,10 @@ from .tickets.settings import Branches, TicketSettings
 
 DEFAULT_CONFIG = Path("config.yml")
 WEBHOOK_SECRET = re.compile(r"[A-Za-z0-9_-]{1,256}")  # what setWebhook accepts as secret_token
+DATABASE_SCHEMES = ("sqlite:///", "postgresql://", "postgres://", "postgresql+psycopg://")  # what Database opens
 # Files and folders the bot reads at start-up. A wrong path would otherwise show up late
 # and quietly: an empty knowledge base (the bot never answers), retrieval without its domain
 # dictionary and situation table, or a traceback from the NLU.
-DATABASE_SCHEMES = ("sqlite:///", "postgresql://", "postgres://", "postgresql+psycopg://")
 INPUT_PATHS = ("knowledge_base.faq_file", "knowledge_base.dict_dir", "nlu.data_file", "nlu.dict_dir",
                "study.library_file")
 
