@@ -18,13 +18,13 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 from knowledge_base.settings import KnowledgeBaseSettings, RetrievalSettings
 from nlu.settings import NluSettings
 
+from .storage.db import supported_url
 from .study.settings import StudySettings
 from .outbox.settings import OutboxSettings
 from .tickets.settings import Branches, TicketSettings
 
 DEFAULT_CONFIG = Path("config.yml")
 WEBHOOK_SECRET = re.compile(r"[A-Za-z0-9_-]{1,256}")  # what setWebhook accepts as secret_token
-DATABASE_SCHEMES = ("sqlite:///", "postgresql://", "postgres://", "postgresql+psycopg://")  # what Database opens
 # Files and folders the bot reads at start-up. A wrong path would otherwise show up late
 # and quietly: an empty knowledge base (the bot never answers), retrieval without its domain
 # dictionary and situation table, or a traceback from the NLU.
@@ -214,7 +214,7 @@ def load_settings(path: str | Path | None = None) -> Settings:
         raise ConfigError(f"{path}: cannot read configuration: {exc}") from None
     # Checks that need the whole file read (paths against its folder, the URL with the environment's).
     later = settings.missing_inputs()
-    if not settings.db_url.startswith(DATABASE_SCHEMES):
+    if not supported_url(settings.db_url):
         key = "DATABASE_URL" if settings.database_url else "database.url"
         later.append(f"  {key}: only SQLite (sqlite:///path) and PostgreSQL (postgresql://...) are supported")
     if later:

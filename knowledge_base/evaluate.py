@@ -53,8 +53,8 @@ def load_queries(path: str | Path) -> list[dict]:
         raise ValueError(f"{path}: expected `queries: [{{q, expect}}]`")
     out, problems = [], []
     for i, item in enumerate(queries):
-        q = item.get("q") if isinstance(item, dict) else None
-        expect = item.get("expect") if isinstance(item, dict) else None
+        item = item if isinstance(item, dict) else {}  # not a mapping: no text, so a problem below
+        q, expect = item.get("q"), item.get("expect")
         if q is None or isinstance(q, (dict, list)) or not str(q).strip():
             problems.append(f"queries[{i}]: needs a text `q`")
         elif isinstance(expect, (dict, list, bool)):

@@ -11,9 +11,10 @@ import yaml
 from conftest import DRIVERHOME
 
 
-def run(cfg, *args, stdin: str | None = None, check: bool = True):
+def run(cfg, *args, stdin: str | None = None, check: bool = True, env: dict | None = None):
+    """`driverhome --config cfg ARGS`; `env` adds to the environment."""
     proc = subprocess.run([DRIVERHOME, "--config", str(cfg), *args], input=stdin, capture_output=True,
-                          text=True, timeout=300)
+                          text=True, timeout=300, env={**os.environ, **(env or {})})
     if check:
         assert proc.returncode == 0, proc.stderr
     return proc
@@ -149,7 +150,6 @@ def test_database_url_problems_are_one_clear_line(make_config):
     cfg = make_config()
     for url, expected in [("mysql://x@localhost/driverhome", "DATABASE_URL: only SQLite"),
                           ("postgresql://nobody@127.0.0.1:1/driverhome", "cannot reach the database: connection")]:
-        proc = subprocess.run([DRIVERHOME, "--config", str(cfg), "kb", "reindex"], capture_output=True, text=True,
-                              timeout=300, env={**os.environ, "DATABASE_URL": url})
+        proc = run(cfg, "kb", "reindex", check=False, env={"DATABASE_URL": url})
         assert proc.returncode != 0, url
         assert expected in proc.stderr and "Traceback" not in proc.stderr, proc.stderr

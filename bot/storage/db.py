@@ -24,6 +24,11 @@ def engine_url(url: str) -> str:
     return url
 
 
+def supported_url(url: str) -> bool:
+    """Whether Database opens this URL: SQLite files and PostgreSQL through psycopg 3."""
+    return engine_url(url).startswith(("sqlite:///", "postgresql+psycopg://"))
+
+
 class Database:
     def __init__(self, url: str):
         url = engine_url(url)
