@@ -18,6 +18,7 @@ from knowledge_base.service import KnowledgeBase
 from . import texts
 from .events import Button, ButtonPress, IncomingMessage, Reply
 from .flood import FloodGuard
+from .tickets.intake import ASK
 
 log = logging.getLogger(__name__)
 
@@ -72,20 +73,33 @@ class MessagePipeline:
         probe = text[:LOOKUP_CHARS]  # a 4,000-character paste costs 100+ ms to read in full
         understanding = await self._understand(probe)
         kind = understanding.kind if understanding is not None else "question"
-        if self.tickets is not None:  # complaints, #诉求 and details for a ticket go to the ticket flow
+        if self.tickets is not None:  # #诉求 and details for a ticket go to the ticket flow
             routed = await self.tickets.route(msg, understanding)
             if routed is not None:
                 return self._decided("ticket", routed)
         if kind == "chitchat" and not msg.addressed:
             return self._decided("chitchat", [])
-        if kind == "complaint" and self.tickets is None:
-            return self._decided("complaint", await self._complaint_placeholder(msg))
         # On the event loop, not in a thread: the lookup is a few ms of mostly Python, so a
         # thread would not run beside the loop (the GIL) and every hand-over made the loop wait
         # for the GIL; under load that cut throughput by a sixth and raised p95 twentyfold.
         decision = self.kb.ask(probe)
         log.debug("chat %s: %s %s %.3f", msg.chat_id, decision.decision, decision.faq_id, decision.score)
-        if decision.decision == ANSWER:
+        answered = decision.decision == ANSWER
+        if kind == "complaint":
+            # The FAQ is asked first: its confident answer goes out before the ticket's
+            # acknowledgement (and leaves no offer to make, see complaint_action); before the
+            # driver is asked whether to file, its suggestions are shown.
+            action = self.tickets.action(msg, understanding, answered) if self.tickets is not None else None
+            if action is not None:
+                faq = []
+                if answered:
+                    faq = await self._limited(msg, self._answer(msg, text, decision))
+                elif action == ASK and decision.decision == SUGGEST:
+                    faq = await self._limited(msg, self._offer(msg, text, decision, SUGGEST))
+                return self._decided("ticket", faq + self.tickets.take(msg, understanding, action, after_faq=bool(faq)))
+            if self.tickets is None and not answered:
+                return self._decided("complaint", await self._complaint_placeholder(msg))
+        if answered:
             return self._decided("answer", await self._limited(msg, self._answer(msg, text, decision)))
         if decision.decision == SUGGEST:
             replies = self._offer(msg, text, decision, SUGGEST)

@@ -9,6 +9,7 @@ from functools import lru_cache
 from typing import Literal
 
 from .text import shadow
+from .wording import asks_question
 
 Kind = Literal["question", "complaint", "chitchat"]
 
@@ -74,6 +75,8 @@ class Understanding:
     urgent: bool
     entities: list[Entity] = field(default_factory=list)
     backend: str = "embedded"
+    # Worded as a question (nlu/wording.py): a complaint so worded is offered, not filed at once.
+    asks: bool = False
 
     def as_json(self) -> dict:
         d = asdict(self)
@@ -95,7 +98,8 @@ def from_scores(scores: dict[str, float], text: str, entities: list[Entity], bac
     within it. `complaint_bias` lowers the bar for complaints: missing a driver's grievance
     costs more than asking them to confirm one."""
     if not any(i in INTENTS for i in scores):  # nothing to go on: the bot stays quiet
-        return Understanding("chitchat", "small_talk", 0.0, None, False, list(entities), backend)
+        return Understanding("chitchat", "small_talk", 0.0, None, False, list(entities), backend,
+                             asks_question(text))
     totals = {k: 0.0 for k in KINDS}
     for intent, p in scores.items():
         if intent in INTENTS:
@@ -105,4 +109,4 @@ def from_scores(scores: dict[str, float], text: str, entities: list[Entity], bac
     kind = max(KINDS, key=lambda k: totals[k] + (complaint_bias if k == "complaint" else 0.0))
     intent = max((i for i in scores if INTENTS.get(i, ("",))[0] == kind), key=scores.get)
     kind, category, urgent = describe(intent, text)
-    return Understanding(kind, intent, totals[kind], category, urgent, list(entities), backend)
+    return Understanding(kind, intent, totals[kind], category, urgent, list(entities), backend, asks_question(text))

@@ -53,7 +53,7 @@ def test_classify_jsonl_schema():
     assert out[2] == {"text": None, "error": out[2]["error"]}
     good = [o for o in out if o["text"]]
     for o in good:
-        assert set(o) == {"text", "kind", "intent", "confidence", "category", "urgent", "entities", "backend"}
+        assert set(o) == {"text", "kind", "intent", "confidence", "category", "urgent", "entities", "backend", "asks"}
         assert isinstance(o["urgent"], bool) and o["backend"] == "embedded"
         for e in o["entities"]:
             assert set(e) == {"entity", "value", "start", "end"}

@@ -30,7 +30,8 @@ def test_startup_is_fast(nlu):
 def test_schema(nlu):
     u = nlu.parse("老板欠我4200运费 拖了三个月了")
     d = u.as_json()
-    assert set(d) == {"kind", "intent", "confidence", "category", "urgent", "entities", "backend"}
+    assert set(d) == {"kind", "intent", "confidence", "category", "urgent", "entities", "backend", "asks"}
+    assert d["asks"] is False  # it tells what happened; it does not ask
     assert d["kind"] in ("question", "complaint", "chitchat")
     assert 0.0 <= d["confidence"] <= 1.0 and isinstance(d["urgent"], bool)
     assert d["backend"] == "embedded"

@@ -103,11 +103,11 @@ async def rasa(server):
 async def test_parse_schema(rasa):
     u = await rasa.parse("老板欠我4200块运费 拖了三个月了")
     d = u.as_json()
-    assert set(d) == {"kind", "intent", "confidence", "category", "urgent", "entities", "backend"}
+    assert set(d) == {"kind", "intent", "confidence", "category", "urgent", "entities", "backend", "asks"}
     assert (d["kind"], d["category"], d["backend"]) == ("complaint", "freight_payment", "rasa")
     assert 0.0 <= d["confidence"] <= 1.0 and isinstance(d["urgent"], bool)
     q = await rasa.parse("运费被拖欠一般怎么处理？")
-    assert q.kind == "question" and q.category is None
+    assert q.kind == "question" and q.category is None and q.asks and not u.asks
     e = await rasa.parse("车在兰海高速K1234抛锚了 天黑了 快来人")
     assert (e.category, e.urgent) == ("emergency", True)
 

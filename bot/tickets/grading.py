@@ -19,18 +19,18 @@ class Deadlines:
     resolve: datetime
 
 
+def is_urgent(category: str | None, flagged: bool, text: str, settings: TicketSettings) -> bool:
+    """An emergency or a danger right now: the NLU's flag, the category or a keyword."""
+    return flagged or category in URGENT_CATEGORIES or any(word in text for word in settings.urgent_keywords)
+
+
 class Grader:
     def __init__(self, settings: TicketSettings, calendar: WorkCalendar):
         self.settings = settings
         self.calendar = calendar
 
     def grade(self, category: str | None, urgent: bool, text: str) -> str:
-        """Urgent: an emergency or a danger right now (NLU flag, category or keywords)."""
-        if urgent or category in URGENT_CATEGORIES:
-            return URGENT
-        if any(word in text for word in self.settings.urgent_keywords):
-            return URGENT
-        return NORMAL
+        return URGENT if is_urgent(category, urgent, text, self.settings) else NORMAL
 
     def grade_settings(self, grade: str) -> GradeSettings:
         return self.settings.grades.urgent if grade == URGENT else self.settings.grades.normal

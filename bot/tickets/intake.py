@@ -1,8 +1,10 @@
 """From chat messages and button presses to ticket operations (platform-free).
 
-The pipeline hands every message here first: `#诉求`, a confident NLU complaint and what a
-driver sends while adding details become ticket operations; a less certain complaint asks
-the driver with buttons (the draft is stored, so a restart loses nothing)."""
+The pipeline hands every message here first (`route`): `#诉求` and what a driver sends while
+adding details are ticket operations whatever the NLU says. Then, once the FAQ has been asked,
+`action` decides on the NLU's reading (`complaint_action`) and `take` carries it out: a
+confident complaint is filed, a less certain one or one worded as a question asks the driver
+with buttons (the draft is stored, so a restart loses nothing)."""
 
 from __future__ import annotations
 
@@ -12,6 +14,7 @@ from dataclasses import dataclass
 from ..events import Button, ButtonPress, IncomingMessage, Reply
 from ..outbox import enqueue
 from . import texts
+from .grading import is_urgent
 from .models import TicketDraft
 from .service import VERB_CODES, Outcome, Report, TicketError, TicketService
 
@@ -37,6 +40,31 @@ def understanding_dict(u) -> dict | None:
             "entities": [{"entity": str(e.entity), "value": str(e.value)} for e in getattr(u, "entities", []) or []]}
 
 
+FILE, ASK = "file", "ask"
+
+
+def complaint_action(understanding, text: str, settings, faq_answered: bool) -> str | None:
+    """What a message the NLU reads as a complaint becomes.
+
+    From `complaint_threshold` it is filed at once when it tells what happened or is urgent
+    (grading.is_urgent). Worded as a question (nlu/wording.py), it is offered with buttons
+    instead: the classifier takes many plain questions about fines, freight and Party matters
+    for complaints. From `confirm_threshold` it is offered too. An offer is left out when the
+    FAQ answers the message with confidence: then it was a question and its answer is the
+    reply (the driver can still write #诉求). None: not a ticket matter."""
+    if understanding is None or getattr(understanding, "kind", None) != "complaint":
+        return None
+    confidence = float(getattr(understanding, "confidence", 0.0) or 0.0)
+    if confidence >= settings.complaint_threshold:
+        urgent = is_urgent(getattr(understanding, "category", None), bool(getattr(understanding, "urgent", False)),
+                           text, settings)
+        if urgent or not getattr(understanding, "asks", False):
+            return FILE
+    elif confidence < settings.confirm_threshold:
+        return None
+    return None if faq_answered else ASK
+
+
 class _Entity:
     def __init__(self, entity: str, value: str):
         self.entity, self.value = entity, value
@@ -52,8 +80,9 @@ class ComplaintDesk:
 
     # -- messages --------------------------------------------------------------------------
     async def route(self, msg: IncomingMessage, understanding=None) -> list[Reply] | None:
-        """Replies when the message was a ticket matter ([] when everything went to the
-        outbox); None when the pipeline should carry on (FAQ)."""
+        """Replies when the message is a ticket matter whatever the NLU says (`#诉求`, details
+        for the driver's open ticket; [] when everything went to the outbox); None when the
+        pipeline should carry on (`action` once the FAQ has been asked)."""
         text = (msg.text or "").strip()
         if msg.chat_type == "private":
             active = self.service.active_ticket(msg.user_id)
@@ -66,14 +95,19 @@ class ComplaintDesk:
                 if not body:
                     return [Reply(texts.COMPLAIN_USAGE, reply_to=msg.message_id)]
                 return self._shown(msg, self.file(msg, body, understanding, "hashtag"))
-        if understanding is not None and getattr(understanding, "kind", None) == "complaint":
-            confidence = float(getattr(understanding, "confidence", 0.0) or 0.0)
-            if confidence >= self.settings.complaint_threshold:
-                return self._shown(msg, self.file(msg, text, understanding,
-                                                  "private" if msg.chat_type == "private" else "nlu"))
-            if confidence >= self.settings.confirm_threshold:
-                return self.ask(msg, understanding)
         return None
+
+    def action(self, msg: IncomingMessage, understanding, faq_answered: bool) -> str | None:
+        """FILE, ASK or None for a message the NLU may read as a complaint (`complaint_action`)."""
+        return complaint_action(understanding, (msg.text or "").strip(), self.settings, faq_answered)
+
+    def take(self, msg: IncomingMessage, understanding, action: str, after_faq: bool = False) -> list[Reply]:
+        """Carry out `action`: file the ticket, or ask the driver whether to (worded for a
+        message the FAQ has just replied to when `after_faq`)."""
+        if action == FILE:
+            source = "private" if msg.chat_type == "private" else "nlu"
+            return self._shown(msg, self.file(msg, (msg.text or "").strip(), understanding, source))
+        return self.ask(msg, understanding, texts.ASK_AFTER_FAQ if after_faq else texts.ASK_CONFIRM)
 
     def offer(self, msg: IncomingMessage, understanding=None) -> list[Reply] | None:
         """A private message the FAQ could not answer: offer to file it (NLU off, or a weak
@@ -119,8 +153,8 @@ class ComplaintDesk:
             return []
         return [Reply(outcome.ack_text, reply_to=msg.message_id)]
 
-    def ask(self, msg: IncomingMessage, understanding) -> list[Reply]:
-        """Store the message as a draft and ask the driver whether to file it."""
+    def ask(self, msg: IncomingMessage, understanding, question: str = texts.ASK_CONFIRM) -> list[Reply]:
+        """Store the message as a draft and ask the driver (`question`) whether to file it."""
         svc = self.service
         now = svc.clock.now()
         with svc.db.session() as s:
@@ -132,10 +166,10 @@ class ComplaintDesk:
             buttons = [[{"label": texts.BTN_CONFIRM, "action": f"tk:cf:{draft.id}:y"},
                         {"label": texts.BTN_DROP, "action": f"tk:cf:{draft.id}:n"}]]
             if not self._outbox_platform(msg):
-                return [Reply(texts.ASK_CONFIRM, reply_to=msg.message_id,
+                return [Reply(question, reply_to=msg.message_id,
                               buttons=[[Button(b["label"], b["action"]) for b in row] for row in buttons])]
             enqueue(s, f"draft:{draft.id}:ask", msg.chat_id,
-                    {"text": texts.ASK_CONFIRM, "buttons": buttons, "reply_to": msg.message_id}, now=now,
+                    {"text": question, "buttons": buttons, "reply_to": msg.message_id}, now=now,
                     ref=f"draft:{draft.id}")
         svc._kick()
         return []

@@ -20,6 +20,8 @@ ACK_ACCEPT = "{when} 前受理"
 ADDED = "已补充到您的诉求 {number} 👍 书记会看到。"
 LINKED = "同一件事已有诉求 {number}，已把您一起登记，办理进度会同步告诉您。"
 ASK_CONFIRM = "听起来您遇到麻烦了 😟 要不要登记成诉求，交给支部书记处理？"
+# The same offer right after the FAQ's suggestions: one of them may be all the driver wanted.
+ASK_AFTER_FAQ = "要是想让支部书记帮着处理，也可以登记成诉求 👇"
 BTN_CONFIRM = "📋 登记诉求"
 BTN_DROP = "不用了"
 DROPPED = "好的，没登记。有事随时说 🙏"
