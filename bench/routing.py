@@ -1,77 +1,124 @@
-"""Question or ticket? What a group message ends as, with the embedded NLU and the FAQ together.
+"""Question or ticket? What a group message ends as, through the real message pipeline.
 
-python -m bench.routing: for the in-scope questions of the retrieval sets (bench/evalsets.py,
-each against its own KB) and the labelled messages of the NLU sets (nlu/data/, against the
-shipped KB) it prints how many are filed as tickets at once, offered with buttons, or left to
-the FAQ (`bot.tickets.intake.complaint_action`, the rule the pipeline applies), and how many
-retrieval questions get the right answer, or see the right entry at all (answered, or among
-the suggestions, which go out unless the message is filed). The "NLU alone" columns are what the classifier's
-thresholds would do without the FAQ and the wording check: the order the bot had before.
+python -m bench.routing: builds the app as `driverhome chat` does (embedded NLU, dense
+retrieval, tickets, a SQLite file in a temporary folder) once per retrieval set, seeded with
+that set's KB, and sends every in-scope question of the set as a group message from a
+member of their own (so flood limits and repeat pointers stay out of the way); then the
+labelled messages of the NLU sets (nlu/data/) against the shipped KB. From the replies it
+counts messages filed as tickets, offered with buttons (要不要登记成诉求), answered with the
+right entry, and shown the right entry at all (answered, or among the suggestion buttons).
+
+The "NLU alone" columns are the reference: what the NLU's thresholds decided before the FAQ
+was asked first (complaint_threshold → filed, confirm_threshold → offered, chit-chat →
+silent, otherwise the FAQ's decision), computed from the same readings.
 Figures are printed, nothing is asserted (tests/test_pipeline_routing.py asserts)."""
 
 from __future__ import annotations
 
+import asyncio
+import itertools
 import logging
+import tempfile
 from pathlib import Path
 
-from bench.evalsets import ROOT, config_settings, load_sets
+from bench.evalsets import ROOT, SETS
+from bot.app import App
 from bot.config import load_settings
-from bot.tickets.intake import ASK, FILE, complaint_action
+from bot.events import IncomingMessage
+from bot.tickets import texts as ticket_texts
+from knowledge_base.evaluate import load_queries
 from knowledge_base.retriever import ANSWER, SUGGEST
 from nlu.evaluate import load_messages
-from nlu.service import NluService
 
 NLU_SETS = {"nlu test": ROOT / "nlu" / "data" / "test_messages.yml",
             "nlu unseen": ROOT / "nlu" / "data" / "unseen_messages.yml"}
+OFFERS = (ticket_texts.ASK_CONFIRM, ticket_texts.ASK_AFTER_FAQ)
+_SENDER = itertools.count(1)  # every message from a member (and a group) of its own
 
 
-def _row(name: str, items: list[tuple], nlu, tickets) -> str:
-    """items: (text, retriever, expected entry id or None). One table row."""
-    n = filed = offered = right = shown = alone_file = alone_ask = alone_right = alone_shown = 0
-    for text, retriever, expect in items:
-        u = nlu.parse(text)
-        d = retriever.search(text)
-        answered = d.decision == ANSWER
-        action = complaint_action(u, text, tickets, answered)
-        n += 1
-        filed += action == FILE
-        offered += action == ASK
-        correct = answered and expect is not None and d.faq_id == expect
-        # the driver sees the right entry: answered, or among suggestions shown (not when filed)
-        seen = correct or (d.decision == SUGGEST and expect in d.suggestions)
-        right += correct
-        shown += seen and (answered or action != FILE)
+def build_app(kb_file: Path, folder: Path) -> App:
+    settings = load_settings(ROOT / "config.yml")
+    kb = settings.knowledge_base.model_copy(update={"faq_file": kb_file})
+    nlu = settings.nlu.model_copy(update={"backend": "embedded"})
+    settings = settings.model_copy(update={"knowledge_base": kb, "nlu": nlu, "database_url": f"sqlite:///{folder}/routing.db",
+                                           "telegram_bot_token": None})
+    return App.build(settings)
+
+
+async def outcomes(app: App, items: list[tuple[str, str | None]]) -> dict[str, int]:
+    """items: (text, expected entry id or None). Counts per outcome, with the reference's."""
+    n = {k: 0 for k in ("n", "filed", "offered", "right", "shown", "a_filed", "a_offered", "a_right", "a_shown")}
+    tickets = app.settings.tickets
+    for text, expect in items:
+        i = next(_SENDER)
+        msg = IncomingMessage(chat_id=-10_000 - i, user_id=10_000 + i, text=text, message_id=i)
+        replies = await app.pipeline.handle_message(msg)
+        answer = app.kb.get(expect).answer if expect else None
+        right = any(r.text == answer for r in replies)
+        offered_ids = {b.action.split(":", 1)[1] for r in replies for row in r.buttons for b in row
+                       if b.action.startswith("faq:")}
+        n["n"] += 1
+        n["filed"] += any("SQ-" in r.text for r in replies)
+        n["offered"] += any(r.text in OFFERS for r in replies)
+        n["right"] += right
+        n["shown"] += right or expect in offered_ids
+        # the reference: the NLU's thresholds first, then the FAQ
+        u = app.pipeline.nlu.embedded.parse(text)
+        d = app.kb.ask(text)
         c = u.confidence if u.kind == "complaint" else 0.0
-        alone_file += c >= tickets.complaint_threshold
-        alone_ask += tickets.confirm_threshold <= c < tickets.complaint_threshold
-        alone_right += correct and c < tickets.confirm_threshold
-        alone_shown += seen and c < tickets.confirm_threshold
-    if not items or items[0][2] is None:
-        return f"| {name} | {n} | {filed} | {offered} | - | - | {alone_file} | {alone_ask} | - | - |"
-    return (f"| {name} | {n} | {filed} | {offered} | {right / n:.3f} | {shown / n:.3f} | {alone_file} | "
-            f"{alone_ask} | {alone_right / n:.3f} | {alone_shown / n:.3f} |")
+        if c >= tickets.complaint_threshold:
+            n["a_filed"] += 1
+        elif c >= tickets.confirm_threshold:
+            n["a_offered"] += 1
+        elif u.kind != "chitchat" and expect is not None:
+            hit = d.decision == ANSWER and d.faq_id == expect
+            n["a_right"] += hit
+            n["a_shown"] += hit or (d.decision == SUGGEST and expect in d.suggestions)
+    return n
+
+
+def row(name: str, n: dict[str, int], scored: bool) -> str:
+    def share(key: str) -> str:
+        return f"{n[key] / n['n']:.3f}" if scored and n["n"] else "-"
+
+    return (f"| {name} | {n['n']} | {n['filed']} | {n['offered']} | {share('right')} | {share('shown')} | "
+            f"{n['a_filed']} | {n['a_offered']} | {share('a_right')} | {share('a_shown')} |")
+
+
+async def run() -> None:
+    print("| messages | n | filed | offered | answered right | right entry shown | NLU alone: filed | offered "
+          "| answered right | right entry shown |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+    total: dict[str, int] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for name, (kb_file, query_file) in SETS.items():
+            folder = Path(tmp) / name
+            folder.mkdir()
+            app = build_app(kb_file, folder)
+            try:
+                items = [(q["q"], q["expect"]) for q in load_queries(query_file) if q["expect"] is not None]
+                n = await outcomes(app, items)
+            finally:
+                app.close()
+            total = {k: total.get(k, 0) + v for k, v in n.items()}
+            print(row(f"{name} questions", n, True))
+        print(row("all retrieval questions", total, True))
+        folder = Path(tmp) / "nlu"
+        folder.mkdir()
+        app = build_app(SETS["dev"][0], folder)
+        try:
+            for name, path in NLU_SETS.items():
+                msgs = load_messages(path)
+                for kind in ("complaint", "question", "chitchat"):
+                    n = await outcomes(app, [(m["text"], None) for m in msgs if m["kind"] == kind])
+                    print(row(f"{name}: {kind}", n, False))
+        finally:
+            app.close()
 
 
 def main() -> None:
     logging.disable(logging.WARNING)
-    settings = load_settings(ROOT / "config.yml")
-    nlu = NluService(settings.nlu, ROOT, backend="embedded").embedded
-    sets = load_sets(config_settings())
-    print("| messages | n | filed | offered | answered right | right entry shown | NLU alone: filed | offered "
-          "| answered right | right entry shown |")
-    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
-    everything = []
-    for name, (retriever, queries) in sets.items():
-        items = [(q["q"], retriever, q["expect"]) for q in queries if q["expect"] is not None]
-        everything += items
-        print(_row(f"{name} questions", items, nlu, settings.tickets))
-    print(_row("all retrieval questions", everything, nlu, settings.tickets))
-    shipped = sets["dev"][0]
-    for name, path in NLU_SETS.items():
-        msgs = load_messages(Path(path))
-        for kind in ("complaint", "question"):
-            items = [(m["text"], shipped, None) for m in msgs if m["kind"] == kind]
-            print(_row(f"{name}: {kind}s", items, nlu, settings.tickets))
+    asyncio.run(run())
 
 
 if __name__ == "__main__":
