@@ -5,8 +5,9 @@ retrieval, tickets, a SQLite file in a temporary folder) once per retrieval set,
 that set's KB, and sends every in-scope question of the set as a group message from a
 member of their own (so flood limits and repeat pointers stay out of the way); then the
 labelled messages of the NLU sets (nlu/data/) against the shipped KB. From the replies it
-counts messages filed as tickets, offered with buttons (要不要登记成诉求), answered with the
-right entry, and shown the right entry at all (answered, or among the suggestion buttons).
+counts messages filed as tickets, offered with buttons (要不要登记成诉求), given any reply at
+all, answered with the right entry, and shown the right entry at all (answered, or among the
+suggestion buttons); the sets' out-of-scope queries are sent too (one row for all).
 
 The "NLU alone" columns are the reference: what the NLU's thresholds decided before the FAQ
 was asked first (complaint_threshold → filed, confirm_threshold → offered, chit-chat →
@@ -47,7 +48,8 @@ def build_app(kb_file: Path, folder: Path) -> App:
 
 async def outcomes(app: App, items: list[tuple[str, str | None]]) -> dict[str, int]:
     """items: (text, expected entry id or None). Counts per outcome, with the reference's."""
-    n = {k: 0 for k in ("n", "filed", "offered", "right", "shown", "a_filed", "a_offered", "a_right", "a_shown")}
+    n = {k: 0 for k in ("n", "filed", "offered", "replied", "right", "shown",
+                        "a_filed", "a_offered", "a_replied", "a_right", "a_shown")}
     tickets = app.settings.tickets
     for text, expect in items:
         i = next(_SENDER)
@@ -60,6 +62,7 @@ async def outcomes(app: App, items: list[tuple[str, str | None]]) -> dict[str, i
         n["n"] += 1
         n["filed"] += any("SQ-" in r.text for r in replies)
         n["offered"] += any(r.text in OFFERS for r in replies)
+        n["replied"] += bool(replies)
         n["right"] += right
         n["shown"] += right or expect in offered_ids
         # the reference: the NLU's thresholds first, then the FAQ
@@ -68,9 +71,12 @@ async def outcomes(app: App, items: list[tuple[str, str | None]]) -> dict[str, i
         c = u.confidence if u.kind == "complaint" else 0.0
         if c >= tickets.complaint_threshold:
             n["a_filed"] += 1
+            n["a_replied"] += 1
         elif c >= tickets.confirm_threshold:
             n["a_offered"] += 1
-        elif u.kind != "chitchat" and expect is not None:
+            n["a_replied"] += 1
+        elif u.kind != "chitchat":
+            n["a_replied"] += d.decision in (ANSWER, SUGGEST)
             hit = d.decision == ANSWER and d.faq_id == expect
             n["a_right"] += hit
             n["a_shown"] += hit or (d.decision == SUGGEST and expect in d.suggestions)
@@ -81,28 +87,33 @@ def row(name: str, n: dict[str, int], scored: bool) -> str:
     def share(key: str) -> str:
         return f"{n[key] / n['n']:.3f}" if scored and n["n"] else "-"
 
-    return (f"| {name} | {n['n']} | {n['filed']} | {n['offered']} | {share('right')} | {share('shown')} | "
-            f"{n['a_filed']} | {n['a_offered']} | {share('a_right')} | {share('a_shown')} |")
+    return (f"| {name} | {n['n']} | {n['filed']} | {n['offered']} | {n['replied']} | {share('right')} | "
+            f"{share('shown')} | {n['a_filed']} | {n['a_offered']} | {n['a_replied']} | {share('a_right')} | "
+            f"{share('a_shown')} |")
 
 
 async def run() -> None:
-    print("| messages | n | filed | offered | answered right | right entry shown | NLU alone: filed | offered "
-          "| answered right | right entry shown |")
-    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+    print("| messages | n | filed | offered | any reply | answered right | right entry shown "
+          "| NLU alone: filed | offered | any reply | answered right | right entry shown |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     total: dict[str, int] = {}
+    outside: dict[str, int] = {}
     with tempfile.TemporaryDirectory() as tmp:
         for name, (kb_file, query_file) in SETS.items():
             folder = Path(tmp) / name
             folder.mkdir()
             app = build_app(kb_file, folder)
             try:
-                items = [(q["q"], q["expect"]) for q in load_queries(query_file) if q["expect"] is not None]
-                n = await outcomes(app, items)
+                queries = load_queries(query_file)
+                n = await outcomes(app, [(q["q"], q["expect"]) for q in queries if q["expect"] is not None])
+                oos = await outcomes(app, [(q["q"], None) for q in queries if q["expect"] is None])
             finally:
                 app.close()
             total = {k: total.get(k, 0) + v for k, v in n.items()}
+            outside = {k: outside.get(k, 0) + v for k, v in oos.items()}
             print(row(f"{name} questions", n, True))
         print(row("all retrieval questions", total, True))
+        print(row("all out-of-scope queries", outside, False))
         folder = Path(tmp) / "nlu"
         folder.mkdir()
         app = build_app(SETS["dev"][0], folder)

@@ -77,7 +77,8 @@ class MessagePipeline:
             routed = await self.tickets.route(msg, understanding)
             if routed is not None:
                 return self._decided("ticket", routed)
-        if kind == "chitchat" and not msg.addressed:
+        chatter = kind == "chitchat" and not msg.addressed
+        if chatter and not getattr(understanding, "asks", False):
             return self._decided("chitchat", [])
         # On the event loop, not in a thread: the lookup is a few ms of mostly Python, so a
         # thread would not run beside the loop (the GIL) and every hand-over made the loop wait
@@ -85,6 +86,8 @@ class MessagePipeline:
         decision = self.kb.ask(probe)
         log.debug("chat %s: %s %s %.3f", msg.chat_id, decision.decision, decision.faq_id, decision.score)
         answered = decision.decision == ANSWER
+        if chatter and not answered:  # a question read as chit-chat: only a confident answer goes out
+            return self._decided("chitchat", [])
         if kind == "complaint":
             # The FAQ is asked first: its confident answer goes out before the ticket's
             # acknowledgement (and leaves no offer to make, see complaint_action); before the

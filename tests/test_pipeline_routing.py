@@ -26,7 +26,7 @@ BRANCHES = "branches:\n  - {id: gy, name: 贵阳流动党支部, groups: [-1], s
     "拉危险品一定要带押运员吗", "超重不到一吨罚不罚款", "我那个六桥半挂 车货一起四十九吨超没超",
     "司机之家有热水没", "遵义到毕节那段路下雪了没有", "高速那个服务热线我忘了 几多号",
     "入党申请往哪交", "我是党员 常年在外跑 组织生活咋过", "困了在应急车道眯一会儿行不哦",
-    "半挂多久审一次车", "A2本本换证要带什么", "為什麼ETC扣了兩次錢",
+    "半挂多久审一次车", "A2本本换证要带什么", "為什麼ETC扣了兩次錢", "12328按几",
 ])
 def test_questions_are_worded_as_questions(text):
     assert asks_question(text)
@@ -133,3 +133,18 @@ def test_question_offered_as_a_complaint_still_shows_the_faq_suggestions(app):
     assert bot_texts.SUGGEST_INTRO in out and first in out
     assert out.index(first) < out.index(ticket_texts.ASK_AFTER_FAQ)
     assert "SQ-" not in out and counts(app) == (0, 1)
+
+
+def test_question_read_as_chitchat_gets_a_confident_answer_and_chatter_stays_unanswered(app):
+    nlu = app.pipeline.nlu.embedded
+    question = "云南考的资格证 来贵州跑车认不认"
+    u = nlu.parse(question)
+    assert u.kind == "chitchat" and u.asks  # the case under test: a question the NLU takes for chatter
+    decision = app.kb.ask(question)
+    assert decision.decision == "answer"
+    # chatter the FAQ would answer, and a cargo ad worded as a question it only has a guess for
+    chatter = ["又下雨了", "有没有安顺回贵阳的车 一吨多零担"]
+    assert [nlu.parse(t).kind for t in chatter] == ["chitchat", "chitchat"]
+    assert [app.kb.ask(t).decision for t in chatter] == ["answer", "suggest"]
+    out = chat(app, [question] + chatter)
+    assert out.count("助手：") == 1 and decision.answer in out
