@@ -89,9 +89,9 @@ class MessagePipeline:
         if chatter and not answered:  # a question read as chit-chat: only a confident answer goes out
             return self._decided("chitchat", [])
         if kind == "complaint":
-            # The FAQ is asked first: its confident answer goes out before the ticket's
-            # acknowledgement (and leaves no offer to make, see complaint_action); before the
-            # driver is asked whether to file, its suggestions are shown.
+            # The FAQ is asked first: its confident answer goes out beside the ticket's
+            # acknowledgement (and leaves no offer to make, see complaint_action); beside the
+            # offer to file, its suggestions are shown.
             action = self.tickets.action(msg, understanding, answered) if self.tickets is not None else None
             if action is not None:
                 faq = []
