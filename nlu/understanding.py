@@ -75,7 +75,8 @@ class Understanding:
     urgent: bool
     entities: list[Entity] = field(default_factory=list)
     backend: str = "embedded"
-    # Worded as a question (nlu/wording.py): a complaint so worded is offered, not filed at once.
+    # Worded as a question (nlu/wording.py): a complaint so worded is offered, not filed at once,
+    # and a chit-chat reading so worded may still get the FAQ's confident answer.
     asks: bool = False
 
     def as_json(self) -> dict:
