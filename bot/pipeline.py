@@ -88,20 +88,21 @@ class MessagePipeline:
         answered = decision.decision == ANSWER
         if chatter and not answered:  # a question read as chit-chat: only a confident answer goes out
             return self._decided("chitchat", [])
-        if kind == "complaint":
-            # The FAQ is asked first: its confident answer goes out beside the ticket's
-            # acknowledgement (and leaves no offer to make, see complaint_action); beside the
-            # offer to file, its suggestions are shown.
-            action = self.tickets.action(msg, understanding, answered) if self.tickets is not None else None
-            if action is not None:
-                faq = []
-                if answered:
-                    faq = await self._limited(msg, self._answer(msg, text, decision))
-                elif action == ASK and decision.decision == SUGGEST:
-                    faq = await self._limited(msg, self._offer(msg, text, decision, SUGGEST))
-                return self._decided("ticket", faq + self.tickets.take(msg, understanding, action, after_faq=bool(faq)))
-            if self.tickets is None and not answered:
-                return self._decided("complaint", await self._complaint_placeholder(msg))
+        if kind == "complaint" and self.tickets is None and not answered:
+            return self._decided("complaint", await self._complaint_placeholder(msg))
+        # The FAQ is asked first: its confident answer goes out beside the ticket's
+        # acknowledgement (and leaves no offer to make, see complaint_action); beside the
+        # offer to file, its suggestions are shown.
+        action = None
+        if kind == "complaint" and self.tickets is not None:
+            action = self.tickets.action(msg, understanding, answered)
+        if action is not None:
+            faq = []
+            if answered:
+                faq = await self._limited(msg, self._answer(msg, text, decision))
+            elif action == ASK and decision.decision == SUGGEST:
+                faq = await self._limited(msg, self._offer(msg, text, decision, SUGGEST))
+            return self._decided("ticket", faq + self.tickets.take(msg, understanding, action, after_faq=bool(faq)))
         if answered:
             return self._decided("answer", await self._limited(msg, self._answer(msg, text, decision)))
         if decision.decision == SUGGEST:

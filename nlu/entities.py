@@ -14,9 +14,9 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from .text import shadow, t2s
+from .text import message_shadow, shadow, t2s
 from .training_data import TrainingData
-from .understanding import Entity, message_shadow
+from .understanding import Entity
 
 ENTITIES = ("amount", "plate", "phone", "highway", "stake", "place", "time")
 # On overlap the longer span wins; on equal length, the earlier entity in this order.

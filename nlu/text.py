@@ -28,3 +28,10 @@ def shadow(text: str) -> str:
     if len(whole) == len(s):
         return whole
     return "".join(c2 if len(c2 := t2s().convert(c)) == 1 else c for c in s)
+
+
+@lru_cache(maxsize=64)
+def message_shadow(text: str) -> str:
+    """`shadow(text)` of the last few messages: entity extraction, the urgency check and the
+    question-wording check all need it for the same message."""
+    return shadow(text)

@@ -5,10 +5,9 @@ from __future__ import annotations
 
 import re
 from dataclasses import asdict, dataclass, field
-from functools import lru_cache
 from typing import Literal
 
-from .text import shadow
+from .text import message_shadow
 from .wording import asks_question
 
 Kind = Literal["question", "complaint", "chitchat"]
@@ -43,13 +42,6 @@ _DANGER_NOW = re.compile(
     r"(?:正在|还在|现在)\S{0,4}(?:偷|抽|撬|割|扒|翻|砸|打|抢)|"
     r"有\S{0,4}人在\S{0,6}(?:偷|抽|撬|割|扒|翻|砸)"
 )
-
-
-@lru_cache(maxsize=64)
-def message_shadow(text: str) -> str:
-    """`shadow(text)` of the last few messages: entity extraction and the urgency check
-    both need it for the same message."""
-    return shadow(text)
 
 
 def danger_now(text: str) -> bool:

@@ -8,7 +8,7 @@ a question ends in 吗/不/没, repeats a verb with 不 in between (罚不罚), 
 a grievance states what happened ("运费拖了两个月还不给") and ends in "咋办" at most, and a
 request asks someone to act ("书记能不能帮我反映"), which is a complaint whatever its wording.
 
-Matched on simplified, half-width text; the question mark is ignored, since drivers put one
+Matched on simplified, half-width text (the message's cached shadow); the question mark is ignored, since drivers put one
 after "咋办" as often as after a real question. Rhetorical questions ("这不是逼人吗") count as
 questions: the ticket flow then asks the driver first instead of filing at once, which costs
 one tap, not the complaint.
@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import re
 
-from .text import shadow
+from .text import message_shadow
 
 # Sentence-final particles that may follow the interrogative ending (行不哦, 有热水没嘛).
 _TAIL = r"(?:哦|啊|嘛|呀|哈|嘞|喃|嗦|噻|撒|呢|啦|哟|咯|吧)*\s*$"
@@ -42,5 +42,5 @@ _REQUEST = re.compile(r"帮(?:我|忙|下|一下|着)|跟进|催(?:一下|下|�
 def asks_question(text: str) -> bool:
     """True when the message asks for a fact rather than telling what happened or asking
     for help (see the module docstring)."""
-    s = shadow((text or "").strip())
+    s = message_shadow(text or "")
     return bool(_QUESTION.search(s)) and not _REQUEST.search(s)

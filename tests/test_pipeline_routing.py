@@ -71,7 +71,7 @@ def test_an_urgent_keyword_files_a_complaint_worded_as_a_question():
 
 
 def chat(app, lines: list[str]) -> list[str]:
-    """The console's output for `lines`, one block per message (split at the assistant's prefix)."""
+    """Everything the console prints for `lines` (then /quit)."""
     out = io.StringIO()
     ConsoleChat(app.pipeline, app.settings.console, stdin=io.StringIO("\n".join(lines + ["/quit"]) + "\n"),
                 stdout=out).run()
