@@ -13,6 +13,7 @@ from knowledge_base.service import KnowledgeBase
 from knowledge_base.store import KbStore, MemoryStore
 from knowledge_base.text import Analyzer
 
+from . import texts
 from .config import Settings
 from .pipeline import MessagePipeline, PipelineSettings
 from .storage import Database
@@ -120,6 +121,12 @@ class App:
         app.tickets = build_tickets(settings, db, admins=admins, chats=app.chats)
         pipeline.tickets = app.tickets.desk if app.tickets is not None else None
         return app
+
+    @property
+    def help_text(self) -> str:
+        """What /help says, in every adapter."""
+        study = self.study is not None and self.settings.study.enabled
+        return texts.help_text(tickets=self.tickets is not None, study=study)
 
     def close(self) -> None:
         """Stop cleanly: give back the leases at once (another process may take over)."""

@@ -93,7 +93,7 @@ def _chat(settings: Settings) -> None:
 
     app = _app(settings)
     try:
-        ConsoleChat(app.pipeline, settings.console).run()
+        ConsoleChat(app).run()
     finally:
         app.close()
 

@@ -18,7 +18,7 @@ from knowledge_base.service import KnowledgeBase
 from . import texts
 from .events import Button, ButtonPress, IncomingMessage, Reply
 from .flood import FloodGuard
-from .tickets.intake import ASK
+from .tickets.intake import ASK, tells_how_to_file
 
 log = logging.getLogger(__name__)
 
@@ -91,14 +91,14 @@ class MessagePipeline:
         if kind == "complaint" and self.tickets is None and not answered:
             return self._decided("complaint", await self._complaint_placeholder(msg))
         # The FAQ is asked first: its confident answer goes out beside the ticket's
-        # acknowledgement (and leaves no offer to make, see complaint_action); beside the
-        # offer to file, its suggestions are shown.
+        # acknowledgement (and leaves no offer to make, see complaint_action), unless it only
+        # tells how to file; beside the offer to file, its suggestions are shown.
         action = None
         if kind == "complaint" and self.tickets is not None:
             action = self.tickets.action(msg, understanding, answered)
         if action is not None:
             faq = []
-            if answered:
+            if answered and not tells_how_to_file(decision.answer):
                 faq = await self._limited(msg, self._answer(msg, text, decision))
             elif action == ASK and decision.decision == SUGGEST:
                 faq = await self._limited(msg, self._offer(msg, text, decision, SUGGEST))

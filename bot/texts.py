@@ -1,11 +1,25 @@
 """User-facing Chinese text in one place, so tone stays consistent and reviewable."""
 
-HELP = (
-    "我是司机之家助手 🚚\n"
-    "• 在群里直接问：限高、限重、从业资格证、ETC 过路费、司机之家、党费和组织关系……我有把握就回答，没把握就不打扰。\n"
-    "• /ask 问题：专门问我一个问题。\n"
-    "有急事请打 12328（交通运输服务监督）、12122（高速救援）或 110/120。"
-)
+HELP_INTRO = "我是司机之家助手 🚚"
+HELP_ASK = ("• 在群里直接问：限高、限重、从业资格证、ETC 过路费、司机之家、党费和组织关系……我有把握就回答，没把握就不打扰。\n"
+            "• /ask 问题：专门问我一个问题。")
+HELP_TICKETS = "• 遇到难处（运费被拖、乱收费、被刁难……）：发“#诉求 情况说明”或 /complain 情况说明，我登记好交给支部书记，进度会告诉您。"
+HELP_STUDY = "• /today：看今天的每日学习，群里每天也会按时推送。"
+HELP_URGENT = "有急事请打 12328（交通运输服务监督）、12122（高速救援）或 110/120。"
+UNKNOWN_COMMAND = "没有这个命令 🤔 发 /help 看看我能做什么。"
+VOICE_UNREADABLE = "语音我还听不了 🙏 麻烦打字发给我，用输入法的语音转文字也行。"
+
+
+def help_text(*, tickets: bool, study: bool) -> str:
+    """/help names only what this deployment has switched on."""
+    lines = [HELP_INTRO, HELP_ASK]
+    if tickets:
+        lines.append(HELP_TICKETS)
+    if study:
+        lines.append(HELP_STUDY)
+    return "\n".join(lines + [HELP_URGENT])
+
+
 SUGGEST_INTRO = "您是不是想问："
 NOT_SURE_HINTS = "这个我没把握答准 🙏 看看是不是下面哪条？都不是的话已经记下了，会请管理员补充。"
 NOT_SURE = "这个我还答不上来 🙏 已经记下了，会请管理员补充。急事可以找支部书记，或打 12328。"

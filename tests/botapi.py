@@ -142,11 +142,17 @@ class StoredFile:
     file_name: str | None
     content: bytes = field(repr=False)
     mime_type: str | None = None
+    duration: int = 0  # seconds, for voice notes
 
     def as_file(self) -> JSONDict:
         """The Bot API ``File`` object (what getFile answers)."""
         return {"file_id": self.file_id, "file_unique_id": self.file_unique_id,
                 "file_size": len(self.content), "file_path": self.file_path}
+
+    def as_voice(self) -> JSONDict:
+        """The Bot API ``Voice`` object."""
+        return {"file_id": self.file_id, "file_unique_id": self.file_unique_id, "duration": self.duration,
+                "mime_type": self.mime_type or "audio/ogg", "file_size": len(self.content)}
 
     def as_document(self) -> JSONDict:
         """The Bot API ``Document`` object."""
@@ -272,6 +278,7 @@ class BotApiServer:
             "answerCallbackQuery": self._answer_callback_query,
             "sendDocument": self._send_document,
             "sendPhoto": self._send_photo,
+            "sendVoice": self._send_voice,
             "sendPoll": self._send_poll,
             "stopPoll": self._stop_poll,
             "getFile": self._get_file,
@@ -765,6 +772,18 @@ class BotApiServer:
                 message["caption_entities"] = entities
         return self._deliver_user_message(message)
 
+    def send_voice(self, chat: JSONDict, user: JSONDict, content: bytes, duration: int,
+                   caption: str | None = None, date: int | float | dtm.datetime | None = None) -> JSONDict:
+        """A user sends a voice note (OGG/Opus as Telegram stores them)."""
+        message = self._user_message(chat, user, date, None)
+        with self._lock:
+            stored = self._store_file(content, None, "audio/ogg", "voice")
+            stored.duration = duration
+        message["voice"] = stored.as_voice()
+        if caption is not None:
+            message["caption"] = caption
+        return self._deliver_user_message(message)
+
     def edit_text(self, message: JSONDict, text: str, entities: list[JSONDict] | None = None,
                   date: int | float | dtm.datetime | None = None) -> JSONDict:
         """The author edits their message; queues an ``edited_message`` update."""
@@ -1179,6 +1198,13 @@ class BotApiServer:
         stored = self._input_file(params, "document", "documents")
         message = self._bot_message(chat, params)
         message["document"] = stored.as_document()
+        return self._keep(self._with_caption(message, params))
+
+    def _send_voice(self, params: JSONDict) -> JSONDict:
+        chat = self._writable_chat(params)
+        stored = self._input_file(params, "voice", "voice")
+        message = self._bot_message(chat, params)
+        message["voice"] = stored.as_voice()
         return self._keep(self._with_caption(message, params))
 
     def _send_photo(self, params: JSONDict) -> JSONDict:

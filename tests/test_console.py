@@ -5,9 +5,13 @@ from __future__ import annotations
 import io
 import subprocess
 
+from sqlalchemy import select
+
 from bot.app import App
 from bot.config import load_settings
+from bot import texts
 from bot.console.chat import ConsoleChat
+from bot.tickets.models import Ticket
 from conftest import DRIVERHOME
 
 
@@ -17,7 +21,7 @@ def chat(make_config, sample_kb, lines: list[str]) -> str:
 
     app = App.build(settings, entries=read_file(sample_kb).entries)
     out = io.StringIO()
-    ConsoleChat(app.pipeline, settings.console, stdin=io.StringIO("\n".join(lines) + "\n"), stdout=out).run()
+    ConsoleChat(app, stdin=io.StringIO("\n".join(lines) + "\n"), stdout=out).run()
     return out.getvalue()
 
 
@@ -47,7 +51,7 @@ def test_small_talk_asked_directly_gets_no_reading_list(make_config):
     app = App.build(load_settings(make_config()))  # the shipped KB, with the NLU and the inbox
     out = io.StringIO()
     lines = ["/ask 晚安 明天还要早起装货", "/ask 大家好 新人报到 跑贵阳到重庆的", "/ask 车是山东牌照 能在贵阳年减吗", "1"]
-    ConsoleChat(app.pipeline, app.settings.console, stdin=io.StringIO("\n".join(lines) + "\n"), stdout=out).run()
+    ConsoleChat(app, stdin=io.StringIO("\n".join(lines) + "\n"), stdout=out).run()
     text = out.getvalue()
     small_talk, question = text.split("助手：")[1:3], text.split("助手：")[3]
     assert "早起" not in small_talk[0] and all("[1]" not in r and "答不上来" not in r for r in small_talk), text
@@ -78,3 +82,23 @@ def test_run_without_token_starts_console(make_config, monkeypatch):
                           capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr
     assert "本地聊天" in proc.stdout and "console chat" in proc.stderr
+
+
+def test_help_names_what_is_switched_on_and_commands_work_as_in_a_group(make_config, sample_kb):
+    bare = chat(make_config, sample_kb, ["/help"])  # in memory: no tickets, no study
+    assert "/ask" in bare and "#诉求" not in bare and "/today" not in bare
+    app = App.build(load_settings(make_config()))
+    out = io.StringIO()
+    lines = ["/help", "/today", "/complain 卸完货老板不给运费", "/weather", "/ask龙溪大道限高多少"]
+    ConsoleChat(app, stdin=io.StringIO("\n".join(lines) + "\n"), stdout=out).run()
+    replies = out.getvalue().split("助手：")[1:]
+    assert "#诉求" in replies[0] and "/complain" in replies[0] and "/today" in replies[0]
+    today = app.study.preview(app.settings.console.chat_id)
+    assert today.title in replies[1]
+    assert "已登记为诉求 SQ-" in replies[2]
+    with app.db.session() as s:
+        [ticket] = s.scalars(select(Ticket))
+    assert (ticket.source, ticket.text, ticket.category) == ("command", "卸完货老板不给运费", "freight_payment")
+    assert replies[3].strip() == texts.UNKNOWN_COMMAND
+    assert "限高5米" in replies[4]
+    app.close()

@@ -13,7 +13,7 @@ from bot.app import App
 from bot.config import load_settings
 from bot.console.chat import ConsoleChat
 from bot.tickets import texts as ticket_texts
-from bot.tickets.intake import ASK, FILE, complaint_action
+from bot.tickets.intake import ASK, FILE, complaint_action, tells_how_to_file
 from bot.tickets.models import Ticket, TicketDraft
 from bot.tickets.settings import TicketSettings
 from nlu.understanding import Understanding
@@ -73,7 +73,7 @@ def test_an_urgent_keyword_files_a_complaint_worded_as_a_question():
 def chat(app, lines: list[str]) -> list[str]:
     """Everything the console prints for `lines` (then /quit)."""
     out = io.StringIO()
-    ConsoleChat(app.pipeline, app.settings.console, stdin=io.StringIO("\n".join(lines + ["/quit"]) + "\n"),
+    ConsoleChat(app, stdin=io.StringIO("\n".join(lines + ["/quit"]) + "\n"),
                 stdout=out).run()
     return out.getvalue()
 
@@ -120,6 +120,26 @@ def test_grievance_the_faq_also_answers_gets_both(app):
     answer = app.kb.ask(text)
     assert answer.decision == "answer" and answer.answer in out
     assert "已登记为诉求 SQ-" in out and counts(app) == (1, 0)
+
+
+def test_a_filed_grievance_gets_no_answer_that_only_tells_how_to_file(app):
+    text = "运费拖了两个月"
+    u = app.pipeline.nlu.embedded.parse(text)
+    assert u.kind == "complaint" and u.confidence >= app.settings.tickets.complaint_threshold and not u.asks
+    answer = app.kb.ask(text)
+    assert answer.decision == "answer" and tells_how_to_file(answer.answer)  # the case under test
+    out = chat(app, [text])
+    assert out.count("助手：") == 1 and "已登记为诉求 SQ-" in out and answer.answer not in out
+    assert counts(app) == (1, 0)
+
+
+@pytest.mark.parametrize("answer,tells", [
+    ("在群里发“#诉求”加上情况说明，支部书记会帮你协调。", True),
+    ("在群里发“/complain 内容”就行。", True),
+    ("马上打110报警，然后在群里提诉求，支部会帮你跟进。", False),  # advice beyond filing stays
+])
+def test_tells_how_to_file(answer, tells):
+    assert tells_how_to_file(answer) == tells
 
 
 def test_question_offered_as_a_complaint_still_shows_the_faq_suggestions(app):

@@ -175,6 +175,27 @@ async def test_flood_guard_limits_one_member(bot):
     assert len(bot.replies(chat)) == len(questions)
 
 
+async def test_unknown_commands_get_a_pointer_to_help_when_meant_for_the_bot(bot):
+    chat = bot.server.private(bot.driver)
+    reply = await bot.say("/weather 贵阳", chat=chat)
+    assert reply.params["text"] == texts.UNKNOWN_COMMAND
+    await bot.silent("/weather")  # a bare command in a group may be for another bot
+    await bot.silent("/weather@other_bot")
+    reply = await bot.say("/weather@driverhome_bot")
+    assert reply.params["text"] == texts.UNKNOWN_COMMAND
+    before = len(bot.replies(chat))  # commands some handler takes get only that handler's reply
+    for command in ("/today", "/complain", "/faq_list", "/study_show"):  # taken in three handler groups
+        bot.server.send_text(chat, bot.driver, command)
+    await bot.idle(1.0)
+    replies = [c.params["text"] for c in bot.replies(chat)[before:]]
+    assert len(replies) == 4 and texts.UNKNOWN_COMMAND not in replies, replies
+
+
+async def test_help_names_complaints_and_study(bot):
+    text = (await bot.say("/help")).params["text"]
+    assert "#诉求" in text and "/complain" in text and "/today" in text
+
+
 async def test_added_to_group_registers_and_welcomes(bot):
     new_group = bot.server.group(-100200, "遵义车队")
     bot.server.my_chat_member(new_group, bot.driver, "left", "member")

@@ -19,7 +19,7 @@ def test_console_files_a_complaint_and_adds_a_repeat(make_config):
     app = App.build(load_settings(make_config(BRANCHES)))
     out = io.StringIO()
     lines = ["#诉求 运费拖欠4200元两个月", "#诉求 运费的事有人管吗", "/quit"]
-    ConsoleChat(app.pipeline, app.settings.console, stdin=io.StringIO("\n".join(lines) + "\n"), stdout=out).run()
+    ConsoleChat(app, stdin=io.StringIO("\n".join(lines) + "\n"), stdout=out).run()
     text = out.getvalue()
     assert "已登记为诉求 SQ-" in text and "已补充到您的诉求" in text and "4200" not in text.split("助手：")[1]
     with app.db.session() as s:

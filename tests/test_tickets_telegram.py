@@ -14,10 +14,12 @@ from conftest import ROOT
 from sqlalchemy import select
 from tg_harness import running_bot, write_config
 
+from bot import texts as common_texts
 from bot.app import App
 from bot.config import load_settings
 from bot.outbox import Drainer, OutboxRow
-from bot.tickets.models import Complainant, Ticket
+from bot.tickets.intake import tells_how_to_file
+from bot.tickets.models import Complainant, Ticket, TicketEvent
 from bot.tickets.service import Report
 
 SH = timezone(timedelta(hours=8))
@@ -329,13 +331,21 @@ async def test_nlu_confidence_decides_ticket_or_question(bot):
     h.app.pipeline.nlu = StubNlu(0.95)
     # The FAQ knows this one: its answer goes out beside the acknowledgement (which takes the
     # outbox, so either may arrive first).
-    faq_answer = h.app.kb.get("freight-unpaid").answer
-    h.server.send_text(h.group, h.driver, "运费要不到，咋办？")
+    decision = h.app.kb.ask("收费站多扣了我一百多过路费")
+    assert decision.decision == "answer" and not tells_how_to_file(decision.answer)
+    h.server.send_text(h.group, h.driver, "收费站多扣了我一百多过路费")
     [direct] = await said(h, h.group, "已登记为诉求")
-    [answer] = await said(h, h.group, faq_answer)
-    assert text_of(answer) == faq_answer
+    [answer] = await said(h, h.group, decision.answer)
+    assert text_of(answer) == decision.answer
     t = h.app.tickets.service.find(next(w for w in text_of(direct).replace("，", " ").split() if w.startswith("SQ-")))
     assert t.category == "freight_payment" and t.source == "nlu"
+    # An answer that only tells how to file is left out: the driver has just filed.
+    how_to_file = h.app.kb.ask("运费要不到，咋办？")
+    assert how_to_file.decision == "answer" and tells_how_to_file(how_to_file.answer)
+    h.server.send_text(h.group, h.server.user(509, "老李"), "运费要不到，咋办？")
+    await said(h, h.group, "已登记为诉求", count=2)
+    await h.idle()
+    assert not any(how_to_file.answer in text_of(c) for c in h.server.sent("sendMessage", h.group))
 
     h.app.pipeline.nlu = StubNlu(0.6, "platform")
     h.server.send_text(h.group, h.other, "那个平台抽成又涨了")  # the FAQ's guesses go out beside the offer
@@ -345,9 +355,30 @@ async def test_nlu_confidence_decides_ticket_or_question(bot):
     [refused] = await h.server.wait_for("answerCallbackQuery")
     assert refused.params.get("show_alert") is True
     await press(h, question, button(question, "登记诉求"), user=h.other)
-    ack = (await said(h, h.group, "已登记为诉求", count=2))[-1]
+    ack = (await said(h, h.group, "已登记为诉求", count=3))[-1]
     assert ack.params["reply_parameters"]["message_id"] == question.params["reply_parameters"]["message_id"]
     await said(h, p.sec_chat, "平台", count=1)
+
+
+async def test_voice_note_adds_to_an_open_ticket_and_is_otherwise_asked_as_text(bot):
+    h, p = bot, bot.people
+    driver_chat = h.server.private(h.driver)
+    h.server.send_voice(driver_chat, h.driver, b"OggS-fake-opus", duration=7)  # no ticket open
+    [asked] = await said(h, driver_chat, "语音我还听不了")
+    assert text_of(asked) == common_texts.VOICE_UNREADABLE
+
+    _, _, ticket = await file_complaint(h, "在龙里服务区被偷了两桶油")
+    await h.say(f"/start tk_{ticket.id}", chat=driver_chat)
+    h.server.send_voice(driver_chat, h.driver, b"OggS-what-happened", duration=12)
+    [voice] = await h.server.wait_for("sendVoice", chat_id=p.sec_chat, timeout=8)
+    assert ticket.number in voice.params["caption"]
+    assert h.server.files[voice.params["voice"]].content == b"OggS-what-happened"  # the driver's own note
+    await said(h, driver_chat, "已补充到诉求")
+    assert len(h.server.sent("sendMessage", driver_chat)) == 3  # the ask, the ticket, the addition: no "听不了"
+    with h.app.db.session() as s:
+        notes = list(s.scalars(select(TicketEvent.note).where(TicketEvent.ticket_id == ticket.id,
+                                                              TicketEvent.action == "added")))
+    assert notes == ["[语音]"]
 
 
 async def test_private_message_without_nlu_is_offered_as_a_complaint(bot):

@@ -1,25 +1,27 @@
 """A terminal chat that behaves like one driver group, through the same pipeline as
-Telegram. Suggestions are numbered; type the number to pick one."""
+Telegram. Suggestions are numbered; type the number to pick one. The drivers' commands
+(/help, /ask, /complain, /today) work as in a Telegram group."""
 
 from __future__ import annotations
 
 import asyncio
+import re
 import sys
 from typing import TextIO
 
-from ..config import ConsoleSettings
+from ..app import App
 from ..events import ButtonPress, IncomingMessage, Reply
-from ..pipeline import MessagePipeline
 from .. import texts
 
 BANNER = "司机之家助手 · 本地聊天（模拟一个司机群）。直接输入问题，/help 看说明，/quit 退出。"
+COMMAND = re.compile(r"^/([A-Za-z0-9_]+)(.*)$", re.S)  # a command as Telegram marks one, then its text
 
 
 class ConsoleChat:
-    def __init__(self, pipeline: MessagePipeline, settings: ConsoleSettings,
-                 stdin: TextIO = sys.stdin, stdout: TextIO = sys.stdout):
-        self.pipeline = pipeline
-        self.settings = settings
+    def __init__(self, app: App, stdin: TextIO = sys.stdin, stdout: TextIO = sys.stdout):
+        self.app = app
+        self.pipeline = app.pipeline
+        self.settings = app.settings.console
         self.stdin, self.stdout = stdin, stdout
         self._choices: list[str] = []
         self._choices_msg = 0
@@ -49,9 +51,6 @@ class ConsoleChat:
             return True
         if line in ("/quit", "/exit", "/q"):
             return False
-        if line in ("/help", "/start"):
-            self._print("助手：" + texts.HELP)
-            return True
         self._seq += 1
         if line.isdigit() and self._choices and 1 <= int(line) <= len(self._choices):
             action = self._choices[int(line) - 1]
@@ -62,16 +61,29 @@ class ConsoleChat:
                 self._print(f"（{outcome.notice}）")
             self._show(outcome.replies)
             return True
-        addressed = line.startswith("/ask")
-        if addressed:
-            line = line[4:].strip()
-            if not line:
-                self._print("助手：" + texts.ASK_USAGE)
-                return True
-        msg = IncomingMessage(chat_id=self.settings.chat_id, user_id=self.settings.user_id, text=line,
-                              user_name=self.settings.user_name, message_id=self._seq, addressed=addressed)
-        self._show(await self.pipeline.handle_message(msg))
+        command = COMMAND.match(line)
+        if command is None:
+            self._show(await self.pipeline.handle_message(self._message(line)))
+        else:
+            self._show(await self._command(command[1].lower(), (command[2] or "").strip()))
         return True
+
+    def _message(self, text: str, addressed: bool = False) -> IncomingMessage:
+        return IncomingMessage(chat_id=self.settings.chat_id, user_id=self.settings.user_id, text=text,
+                               user_name=self.settings.user_name, message_id=self._seq, addressed=addressed)
+
+    async def _command(self, name: str, args: str) -> list[Reply]:
+        if name in ("help", "start"):
+            return [Reply(self.app.help_text)]
+        if name == "ask":
+            if not args:
+                return [Reply(texts.ASK_USAGE)]
+            return await self.pipeline.handle_message(self._message(args, addressed=True))
+        if name == "complain" and self.app.tickets is not None:
+            return await self.app.tickets.desk.complain(self._message(args, addressed=True), nlu=self.pipeline.nlu)
+        if name == "today" and self.app.study is not None:
+            return [Reply(self.app.study.today_text(self.settings.chat_id, group=True))]
+        return [Reply(texts.UNKNOWN_COMMAND)]
 
     def run(self) -> None:
         asyncio.run(self.loop())

@@ -20,6 +20,7 @@ from .rotation import Rotation, RotationState
 from .schema import StudyItem
 from .settings import StudySettings, parse_hhmm
 from .stats import StudyStats
+from . import texts
 
 log = logging.getLogger(__name__)
 
@@ -169,6 +170,18 @@ class StudyService:
             state, _ = rotation.simulate(chat_id, start, day - timedelta(days=1), state)
         got = rotation.pick(chat_id, day, state)
         return rotation.by_id[got[0]] if got else None
+
+    def today_text(self, chat_id: int, *, group: bool) -> str:
+        """What `/today` shows: today's item for the chat, marked as a preview in a group
+        that has not had it pushed yet."""
+        day = self.today()
+        item = self.preview(chat_id, day)
+        if item is None:
+            return texts.TODAY_NONE
+        text = texts.render_item(item, day, with_quiz_hint=False)
+        if group and self.given(chat_id, day) is None:
+            text += "\n" + texts.TODAY_PREVIEW_NOTE
+        return text
 
     def given(self, chat_id: int, day: date) -> SendRecord | None:
         rec = self.ledger.get(chat_id, day)

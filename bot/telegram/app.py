@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from telegram import BotCommand, BotCommandScopeAllPrivateChats, BotCommandScopeDefault, Update
 from telegram.error import BadRequest, TelegramError
 from telegram.ext import (AIORateLimiter, Application, ApplicationBuilder, CallbackQueryHandler, Defaults,
-                          ChatMemberHandler, CommandHandler, ContextTypes, MessageHandler, SimpleUpdateProcessor,
+                          ChatMemberHandler, CommandHandler, ContextTypes, ConversationHandler, MessageHandler, SimpleUpdateProcessor,
                           TypeHandler, filters)
 
 from ..app import App
@@ -30,6 +30,7 @@ from .context import SERVICES, BotContext, Services
 from .server import HttpServer, web_app
 
 log = logging.getLogger(__name__)
+LAST_GROUP = 9  # handler group after every other (study's late handlers are group 1)
 
 GROUP_COMMANDS = [BotCommand("ask", "问我一个问题"), BotCommand("help", "看看我能做什么")]
 ADMIN_COMMANDS = GROUP_COMMANDS + [
@@ -182,9 +183,33 @@ def build_application(app: App, token: str, *, base_url: str | None = None, base
     application.add_handler(CallbackQueryHandler(group.on_button, pattern=r"^(faq|fb):"))
     application.add_handler(MessageHandler(
         filters.UpdateType.MESSAGE & filters.TEXT & ~filters.COMMAND & ~filters.VIA_BOT, group.on_text))
+    application.add_handler(MessageHandler(filters.UpdateType.MESSAGE & filters.ChatType.PRIVATE & filters.VOICE,
+                                           group.on_voice))
     study_tg.install(application)  # daily study: its handlers and the dispatcher job
+    application.add_handler(MessageHandler(filters.UpdateType.MESSAGE & filters.COMMAND & ~filters.VIA_BOT,
+                                           group.on_unknown_command), group=LAST_GROUP)
+    application.bot_data[SERVICES].commands = command_names(application)
     application.add_error_handler(_on_error)
     return application
+
+
+def command_names(application: Application) -> frozenset[str]:
+    """Every command some handler takes, conversations' included (for the unknown-command reply)."""
+    names: set[str] = set()
+
+    def walk(handlers) -> None:
+        for handler in handlers:
+            if isinstance(handler, CommandHandler):
+                names.update(handler.commands)
+            elif isinstance(handler, ConversationHandler):
+                walk(handler.entry_points)
+                walk(handler.fallbacks)
+                for state in handler.states.values():
+                    walk(state)
+
+    for handlers in application.handlers.values():
+        walk(handlers)
+    return frozenset(names)
 
 
 def settle_heap() -> None:

@@ -19,6 +19,7 @@ class Services:
     app: App
     tokens: ActionTokens = field(default_factory=ActionTokens)
     max_update_age_s: int = 120
+    commands: frozenset[str] = frozenset()  # every command a handler takes (set once all are added)
 
 
 class BotContext(CallbackContext[ExtBot, dict, dict, dict]):

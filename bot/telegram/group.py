@@ -78,7 +78,31 @@ async def on_ask(update: Update, context: BotContext) -> None:
 async def on_help(update: Update, context: BotContext) -> None:
     message = update.effective_message
     if message is not None and await _within_flood_limit(message, context):
-        await message.reply_text(texts.HELP)
+        await message.reply_text(context.services.app.help_text)
+
+
+async def on_unknown_command(update: Update, context: BotContext) -> None:
+    """A command no handler takes: said so in a private chat, or in a group when it names this
+    bot (/foo@bot); a bare /foo in a group may be meant for another bot."""
+    message = update.message
+    if message is None or message.from_user is None or message.from_user.is_bot or not message.text:
+        return
+    name, _, target = message.text.split(maxsplit=1)[0][1:].partition("@")
+    if name.lower() in context.services.commands:
+        return
+    meant_for_me = (target.lower() == (context.bot.username or "").lower() if target
+                    else message.chat.type == ChatType.PRIVATE)
+    if not meant_for_me:
+        return
+    if await _within_flood_limit(message, context):
+        await message.reply_text(texts.UNKNOWN_COMMAND)
+
+
+async def on_voice(update: Update, context: BotContext) -> None:
+    """A voice note in a private chat (one that adds to a ticket is taken before this): the bot
+    has no speech recognition, so it asks for text instead of staying silent."""
+    if update.message is not None:
+        await update.message.reply_text(texts.VOICE_UNREADABLE)
 
 
 async def _within_flood_limit(message, context: BotContext) -> bool:

@@ -159,15 +159,7 @@ async def _may_manage(update: Update, context: BotContext) -> bool:
 
 
 async def on_today(update: Update, context: BotContext) -> None:
-    study, chat = _study(context), update.effective_chat
-    day = study.today()
-    item = study.preview(chat.id, day)
-    if item is None:
-        await update.effective_message.reply_text(texts.TODAY_NONE)
-        return
-    text = texts.render_item(item, day, with_quiz_hint=False)
-    if _in_group(update) and study.given(chat.id, day) is None:
-        text += "\n" + texts.TODAY_PREVIEW_NOTE
+    text = _study(context).today_text(update.effective_chat.id, group=_in_group(update))
     await update.effective_message.reply_text(text)
 
 

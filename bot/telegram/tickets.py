@@ -68,7 +68,7 @@ class _ReplyToTicket(filters.MessageFilter):
 
 
 class _AddingDetails(filters.MessageFilter):
-    """A private photo/file from a driver who is adding details to a ticket."""
+    """A private photo, voice note or file from a driver who is adding details to a ticket."""
 
     def __init__(self, tickets):
         super().__init__(name="AddingDetails")
@@ -121,7 +121,7 @@ async def on_start_link(update: Update, context: BotContext) -> None:
     try:
         ticket_id = int((context.args or [""])[0].removeprefix("tk_"))
     except ValueError:
-        await message.reply_text(common_texts.HELP)
+        await message.reply_text(context.services.app.help_text)
         return
     tickets = _tickets(context)
     await message.reply_text(tickets.service.open_details(user.id, ticket_id, user.full_name))
@@ -135,6 +135,8 @@ async def on_media(update: Update, context: BotContext) -> None:
         return
     if message.photo:
         media = {"type": "photo", "file_id": message.photo[-1].file_id}
+    elif message.voice:
+        media = {"type": "voice", "file_id": message.voice.file_id}
     else:
         media = {"type": "document", "file_id": message.document.file_id}
     await message.reply_text(service.add_detail(user.id, ticket_id, message.caption or "", name=user.full_name,
@@ -364,7 +366,8 @@ def register(application: Application) -> None:
         CallbackQueryHandler(on_press, pattern=r"^tk:"),
         CallbackQueryHandler(on_bind_confirm, pattern=r"^tb:"),
         MessageHandler(private & filters.REPLY & filters.TEXT & ~filters.COMMAND & _ReplyToTicket(tickets), on_reply),
-        MessageHandler(private & (filters.PHOTO | filters.Document.ALL) & _AddingDetails(tickets), on_media),
+        MessageHandler(private & (filters.PHOTO | filters.VOICE | filters.Document.ALL) & _AddingDetails(tickets),
+                       on_media),
     ):
         application.add_handler(handler)
 

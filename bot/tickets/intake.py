@@ -43,6 +43,12 @@ def understanding_dict(u) -> dict | None:
 FILE, ASK = "file", "ask"
 
 
+def tells_how_to_file(answer: str) -> bool:
+    """Whether an FAQ answer teaches how to file (it names #诉求 or /complain): beside the
+    acknowledgement of a ticket just filed it would only repeat it."""
+    return "/complain" in answer or any(tag in answer for tag in HASHTAGS)
+
+
 def complaint_action(understanding, text: str, settings, faq_answered: bool) -> str | None:
     """What a message the NLU reads as a complaint becomes.
 

@@ -395,14 +395,14 @@ class TicketService:
 
     def add_detail(self, user_id: int, ticket_id: int, text: str = "", *, name: str = "",
                    media: dict | None = None) -> str:
-        """A complainant adds text or a photo/file to their ticket; the handlers get it."""
+        """A complainant adds text or a photo, voice note or file to their ticket; the handlers get it."""
         now = self.clock.now()
         with self._tx() as s:
             t = self._ticket(s, ticket_id)
             if s.scalar(select(Complainant.id).where(Complainant.ticket_id == t.id,
                                                      Complainant.user_id == user_id)) is None:
                 return texts.NOT_YOUR_TICKET
-            note = text or (f"[{media['type']}]" if media else "")
+            note = text or (texts.MEDIA_NOTE.get(media["type"], "[附件]") if media else "")
             ev = self._event(s, t, "added", user_id, name, note=note)
             contact = s.get(PrivateContact, user_id)
             if contact is not None and contact.active_ticket_id == t.id:
