@@ -765,12 +765,7 @@ class BotApiServer:
         with self._lock:
             stored = self._store_file(content, filename, mime_type, "documents")
         message["document"] = stored.as_document()
-        if caption is not None:
-            message["caption"] = caption
-            entities = _auto_entities(caption)
-            if entities:
-                message["caption_entities"] = entities
-        return self._deliver_user_message(message)
+        return self._deliver_user_message(self._user_caption(message, caption))
 
     def send_voice(self, chat: JSONDict, user: JSONDict, content: bytes, duration: int,
                    caption: str | None = None, date: int | float | dtm.datetime | None = None) -> JSONDict:
@@ -780,9 +775,26 @@ class BotApiServer:
             stored = self._store_file(content, None, "audio/ogg", "voice")
             stored.duration = duration
         message["voice"] = stored.as_voice()
+        return self._deliver_user_message(self._user_caption(message, caption))
+
+    def send_photo(self, chat: JSONDict, user: JSONDict, content: bytes, caption: str | None = None,
+                   date: int | float | dtm.datetime | None = None) -> JSONDict:
+        """A user sends a photo (one size, 1280x960, whatever the bytes are)."""
+        message = self._user_message(chat, user, date, None)
+        with self._lock:
+            stored = self._store_file(content, None, "image/jpeg", "photos")
+        message["photo"] = [{"file_id": stored.file_id, "file_unique_id": stored.file_unique_id,
+                             "file_size": len(content), "width": 1280, "height": 960}]
+        return self._deliver_user_message(self._user_caption(message, caption))
+
+    @staticmethod
+    def _user_caption(message: JSONDict, caption: str | None) -> JSONDict:
         if caption is not None:
             message["caption"] = caption
-        return self._deliver_user_message(message)
+            entities = _auto_entities(caption)
+            if entities:
+                message["caption_entities"] = entities
+        return message
 
     def edit_text(self, message: JSONDict, text: str, entities: list[JSONDict] | None = None,
                   date: int | float | dtm.datetime | None = None) -> JSONDict:

@@ -191,6 +191,30 @@ async def test_unknown_commands_get_a_pointer_to_help_when_meant_for_the_bot(bot
     assert len(replies) == 4 and texts.UNKNOWN_COMMAND not in replies, replies
 
 
+async def test_photo_captions_are_read_and_bare_media_get_asked_for_text(bot):
+    bot.server.send_photo(bot.group, bot.driver, b"\xff\xd8jpeg", caption="龙溪大道这个限高是多少")
+    [answer] = await bot.server.wait_for("sendMessage", chat_id=bot.group)
+    assert "5米" in answer.params["text"]
+    bot.server.send_photo(bot.group, bot.driver, b"\xff\xd8jpeg")  # in a group a bare photo is left alone
+    chat = bot.server.private(bot.driver)
+    bot.server.send_photo(chat, bot.driver, b"\xff\xd8jpeg")
+    bot.server.send_voice(chat, bot.driver, b"OggS", duration=3)
+    await bot.idle(1.0)
+    assert len(bot.replies()) == 1
+    assert [c.params["text"] for c in bot.replies(chat)] == [texts.MEDIA_UNREADABLE] * 2
+
+
+async def test_cancel_with_nothing_to_cancel_says_so(bot):
+    chat = bot.admin_chat
+    assert (await bot.say("/cancel", chat=chat, user=bot.admin)).params["text"] == texts.NOTHING_TO_CANCEL
+    for start in ("/faq_add", "/study_add"):  # conversations in two handler groups
+        await bot.say(start, chat=chat, user=bot.admin)
+        before = len(bot.replies(chat))
+        bot.server.send_text(chat, bot.admin, "/cancel")
+        await bot.idle(1.0)
+        assert [c.params["text"] for c in bot.replies(chat)[before:]] == [texts.CANCELLED], start
+
+
 async def test_help_names_complaints_and_study(bot):
     text = (await bot.say("/help")).params["text"]
     assert "#诉求" in text and "/complain" in text and "/today" in text

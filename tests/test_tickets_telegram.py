@@ -364,8 +364,8 @@ async def test_voice_note_adds_to_an_open_ticket_and_is_otherwise_asked_as_text(
     h, p = bot, bot.people
     driver_chat = h.server.private(h.driver)
     h.server.send_voice(driver_chat, h.driver, b"OggS-fake-opus", duration=7)  # no ticket open
-    [asked] = await said(h, driver_chat, "语音我还听不了")
-    assert text_of(asked) == common_texts.VOICE_UNREADABLE
+    [asked] = await said(h, driver_chat, "看不懂")
+    assert text_of(asked) == common_texts.MEDIA_UNREADABLE
 
     _, _, ticket = await file_complaint(h, "在龙里服务区被偷了两桶油")
     await h.say(f"/start tk_{ticket.id}", chat=driver_chat)
@@ -374,7 +374,7 @@ async def test_voice_note_adds_to_an_open_ticket_and_is_otherwise_asked_as_text(
     assert ticket.number in voice.params["caption"]
     assert h.server.files[voice.params["voice"]].content == b"OggS-what-happened"  # the driver's own note
     await said(h, driver_chat, "已补充到诉求")
-    assert len(h.server.sent("sendMessage", driver_chat)) == 3  # the ask, the ticket, the addition: no "听不了"
+    assert len(h.server.sent("sendMessage", driver_chat)) == 3  # the ask, the ticket, the addition: no "看不懂"
     with h.app.db.session() as s:
         notes = list(s.scalars(select(TicketEvent.note).where(TicketEvent.ticket_id == ticket.id,
                                                               TicketEvent.action == "added")))

@@ -17,7 +17,8 @@ from datetime import datetime
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.constants import ChatType
 from telegram.warnings import PTBUserWarning
-from telegram.ext import (CallbackQueryHandler, CommandHandler, ConversationHandler, MessageHandler, filters)
+from telegram.ext import (ApplicationHandlerStop, CallbackQueryHandler, CommandHandler, ConversationHandler,
+                          MessageHandler, filters)
 
 from knowledge_base.schema import FaqEntry, KbFileError, dump_yaml, read_text
 from pydantic import ValidationError
@@ -206,8 +207,8 @@ async def confirm_drop(update: Update, context: BotContext) -> int:
 
 async def cancel(update: Update, context: BotContext) -> int:
     context.user_data.pop("draft", None)
-    await update.effective_message.reply_text("已取消。")
-    return ConversationHandler.END
+    await update.effective_message.reply_text(texts.CANCELLED)
+    raise ApplicationHandlerStop(ConversationHandler.END)  # handled: not "nothing to cancel" too
 
 
 @admin_only(end_conversation=True)

@@ -181,11 +181,16 @@ def build_application(app: App, token: str, *, base_url: str | None = None, base
     application.add_handler(CommandHandler("ask", group.on_ask))
     application.add_handler(ChatMemberHandler(group.on_membership, ChatMemberHandler.MY_CHAT_MEMBER))
     application.add_handler(CallbackQueryHandler(group.on_button, pattern=r"^(faq|fb):"))
+    # a photo's caption is read like a text message ("这个限高牌写的多少？")
     application.add_handler(MessageHandler(
-        filters.UpdateType.MESSAGE & filters.TEXT & ~filters.COMMAND & ~filters.VIA_BOT, group.on_text))
-    application.add_handler(MessageHandler(filters.UpdateType.MESSAGE & filters.ChatType.PRIVATE & filters.VOICE,
-                                           group.on_voice))
+        filters.UpdateType.MESSAGE & ((filters.TEXT & ~filters.COMMAND) | filters.CAPTION) & ~filters.VIA_BOT,
+        group.on_text))
+    application.add_handler(MessageHandler(
+        filters.UpdateType.MESSAGE & filters.ChatType.PRIVATE & ~filters.CAPTION
+        & (filters.PHOTO | filters.VOICE | filters.VIDEO | filters.VIDEO_NOTE | filters.AUDIO), group.on_media))
     study_tg.install(application)  # daily study: its handlers and the dispatcher job
+    application.add_handler(CommandHandler("cancel", group.on_nothing_to_cancel, filters=filters.ChatType.PRIVATE),
+                            group=LAST_GROUP)
     application.add_handler(MessageHandler(filters.UpdateType.MESSAGE & filters.COMMAND & ~filters.VIA_BOT,
                                            group.on_unknown_command), group=LAST_GROUP)
     application.bot_data[SERVICES].commands = command_names(application)

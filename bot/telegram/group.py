@@ -98,11 +98,18 @@ async def on_unknown_command(update: Update, context: BotContext) -> None:
         await message.reply_text(texts.UNKNOWN_COMMAND)
 
 
-async def on_voice(update: Update, context: BotContext) -> None:
-    """A voice note in a private chat (one that adds to a ticket is taken before this): the bot
-    has no speech recognition, so it asks for text instead of staying silent."""
+async def on_media(update: Update, context: BotContext) -> None:
+    """A photo, voice note or video without a caption in a private chat (one that adds to a
+    ticket is taken before this): the bot reads no pictures or speech, so it asks for text
+    instead of staying silent."""
     if update.message is not None:
-        await update.message.reply_text(texts.VOICE_UNREADABLE)
+        await update.message.reply_text(texts.MEDIA_UNREADABLE)
+
+
+async def on_nothing_to_cancel(update: Update, context: BotContext) -> None:
+    """/cancel outside any conversation (a conversation's own /cancel stops the update first)."""
+    if update.message is not None:
+        await update.message.reply_text(texts.NOTHING_TO_CANCEL)
 
 
 async def _within_flood_limit(message, context: BotContext) -> bool:

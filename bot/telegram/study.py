@@ -26,6 +26,7 @@ from telegram.ext import (Application, ApplicationHandlerStop, CallbackQueryHand
                           ConversationHandler, MessageHandler, PollAnswerHandler, filters)
 from telegram.warnings import PTBUserWarning
 
+from .. import texts as common_texts
 from ..study import texts
 from ..study.branches import secretaries_of
 from ..study.dispatch import Dispatcher, Gone, Refused, Temporary, Unknown
@@ -402,8 +403,8 @@ async def confirm_drop(update: Update, context: BotContext) -> int:
 @_stop
 async def cancel(update: Update, context: BotContext) -> int:
     context.user_data.pop(DRAFT, None)
-    await update.effective_message.reply_text("已取消。")
-    return ConversationHandler.END
+    await update.effective_message.reply_text(common_texts.CANCELLED)
+    raise ApplicationHandlerStop(ConversationHandler.END)  # handled: not "nothing to cancel" too
 
 
 def _lines(text: str) -> list[str]:
