@@ -381,6 +381,26 @@ async def test_voice_note_adds_to_an_open_ticket_and_is_otherwise_asked_as_text(
     assert notes == ["[语音]"]
 
 
+PNG = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + (640).to_bytes(4, "big") + (480).to_bytes(4, "big") + b"scratch"
+
+
+async def test_a_photo_with_a_complaint_as_its_caption_goes_with_the_ticket(bot):
+    h, p = bot, bot.people
+    h.server.send_photo(h.group, h.driver, PNG, caption="#诉求 车在龙里服务区被撬了 油箱也被划了")
+    [ack] = await said(h, h.group, "已登记为诉求")
+    [card] = await said(h, p.sec_chat, "新诉求")
+    [photo] = await h.server.wait_for("sendPhoto", chat_id=p.sec_chat, timeout=8)
+    number = next(w for w in text_of(ack).replace("，", " ").split() if w.startswith("SQ-"))
+    assert number in text_of(card) and number in photo.params["caption"]
+    assert h.server.files[photo.params["photo"]].content == PNG  # the driver's own photo, by its file id
+    assert card.result["message_id"] < photo.result["message_id"]  # the card first, then the evidence
+    ticket = h.app.tickets.service.find(number)
+    with h.app.db.session() as s:
+        notes = list(s.scalars(select(TicketEvent.note).where(TicketEvent.ticket_id == ticket.id,
+                                                              TicketEvent.action == "added")))
+    assert ticket.text == "车在龙里服务区被撬了 油箱也被划了" and notes == ["[照片]"]
+
+
 async def test_private_message_without_nlu_is_offered_as_a_complaint(bot):
     h = bot
     h.app.pipeline.nlu = None  # the case under test, whatever NLU the app was built with

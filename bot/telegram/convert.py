@@ -32,7 +32,18 @@ def incoming(message: Message, *, bot_id: int, bot_username: str, text: str | No
     return IncomingMessage(
         chat_id=message.chat_id, user_id=user.id if user else 0, text=strip_mention(raw, bot_username),
         chat_type="private" if private else "group", user_name=user.full_name if user else "",
-        message_id=message.message_id, addressed=addressed, platform="telegram")
+        message_id=message.message_id, addressed=addressed, platform="telegram", media=media_of(message))
+
+
+def media_of(message: Message) -> dict | None:
+    """The photo (largest size), voice note or file a message carries, as the core keeps it."""
+    if message.photo:
+        return {"type": "photo", "file_id": message.photo[-1].file_id}
+    if message.voice:
+        return {"type": "voice", "file_id": message.voice.file_id}
+    if message.document:
+        return {"type": "document", "file_id": message.document.file_id}
+    return None
 
 
 def markup(reply: Reply) -> InlineKeyboardMarkup | None:

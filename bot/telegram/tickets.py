@@ -25,7 +25,7 @@ from ..tickets.service import TicketError
 from ..tickets.stats import compute, render
 from ..tickets.views import list_line
 from .context import SERVICES, BotContext
-from .convert import incoming
+from .convert import incoming, media_of
 from .deferred import report_sent
 from .outbox_sender import TelegramOutboxSender, keyboard
 from .tokens import ActionError, ActionTokens
@@ -133,14 +133,8 @@ async def on_media(update: Update, context: BotContext) -> None:
     ticket_id = service.active_ticket(user.id)
     if ticket_id is None:
         return
-    if message.photo:
-        media = {"type": "photo", "file_id": message.photo[-1].file_id}
-    elif message.voice:
-        media = {"type": "voice", "file_id": message.voice.file_id}
-    else:
-        media = {"type": "document", "file_id": message.document.file_id}
     await message.reply_text(service.add_detail(user.id, ticket_id, message.caption or "", name=user.full_name,
-                                                media=media))
+                                                media=media_of(message)))
 
 
 async def on_reply(update: Update, context: BotContext) -> None:

@@ -145,7 +145,7 @@ class ComplaintDesk:
             user_name=msg.user_name, message_id=msg.message_id, source=source,
             category=u.get("category") if u.get("kind") == "complaint" else None, urgent=bool(u.get("urgent")),
             confidence=u.get("confidence"), entities=[_Entity(e["entity"], e["value"]) for e in u.get("entities", [])],
-            ack=self._outbox_platform(msg))
+            ack=self._outbox_platform(msg), media=msg.media)
         return self.service.report(report, draft_id=draft_id)
 
     @staticmethod

@@ -99,6 +99,7 @@ class Report:
     entities: list = field(default_factory=list)  # NLU entity objects (.entity, .value)
     chat_title: str = ""
     ack: bool = True  # answer the driver through the outbox (an adapter without one shows ack_text)
+    media: dict | None = None  # a photo/voice/file the complaint came with (IncomingMessage.media)
 
 
 @dataclass
@@ -208,6 +209,8 @@ class TicketService:
                     if self._filed_before(s, r):
                         return None  # the same message handled again (e.g. after a database error)
                     outcome = self._report(s, r)
+                    if r.media:  # after the card (the outbox keeps each chat's order)
+                        self._attach(s, s.get(Ticket, outcome.ticket_id), r.user_id, r.user_name, r.media)
                     if draft is not None:
                         draft.state, draft.ticket_id = "used", outcome.ticket_id
                 self._kick()
@@ -402,15 +405,13 @@ class TicketService:
             if s.scalar(select(Complainant.id).where(Complainant.ticket_id == t.id,
                                                      Complainant.user_id == user_id)) is None:
                 return texts.NOT_YOUR_TICKET
-            note = text or (texts.MEDIA_NOTE.get(media["type"], "[附件]") if media else "")
-            ev = self._event(s, t, "added", user_id, name, note=note)
             contact = s.get(PrivateContact, user_id)
             if contact is not None and contact.active_ticket_id == t.id:
                 contact.active_until = now + timedelta(minutes=self.settings.details_window_min)
             if media:
-                caption = texts.MEDIA_CAPTION.format(number=t.number, caption=f"：{text}" if text else "")
-                self.notify.handlers_media(s, t, f"tk:{t.id}:e{ev.id}:media", media, caption)
+                self._attach(s, t, user_id, name, media, text)
             else:
+                ev = self._event(s, t, "added", user_id, name, note=text)
                 self.notify.handlers_note(s, t, f"tk:{t.id}:e{ev.id}:add",
                                           texts.ADDITION.format(number=t.number, text=text))
             self._resume_if_waiting(s, t, user_id, name)
@@ -418,6 +419,12 @@ class TicketService:
             number = t.number
         self._kick()
         return texts.DETAILS_ADDED.format(number=number)
+
+    def _attach(self, s: Session, t: Ticket, user_id: int, name: str, media: dict, text: str = "") -> None:
+        """A photo, voice note or file for the ticket: in its history, and forwarded to its handlers."""
+        ev = self._event(s, t, "added", user_id, name, note=text or texts.MEDIA_NOTE.get(media["type"], "[附件]"))
+        caption = texts.MEDIA_CAPTION.format(number=t.number, caption=f"：{text}" if text else "")
+        self.notify.handlers_media(s, t, f"tk:{t.id}:e{ev.id}:media", media, caption)
 
     # -- the handlers' actions ----------------------------------------------------------------------------
     def act(self, ticket_id: int, verb: str, actor_id: int, actor_name: str = "", note: str | None = None) -> Result:
