@@ -166,7 +166,8 @@ class ComplaintDesk:
         with svc.db.session() as s:
             draft = TicketDraft(chat_id=msg.chat_id, chat_type=msg.chat_type, user_id=msg.user_id,
                                 user_name=msg.user_name, message_id=msg.message_id, text=msg.text.strip(),
-                                understanding=understanding_dict(understanding), state="open", created_at=now)
+                                understanding=understanding_dict(understanding), media=msg.media, state="open",
+                                created_at=now)
             s.add(draft)
             s.flush()
             buttons = [[{"label": texts.BTN_CONFIRM, "action": f"tk:cf:{draft.id}:y"},
@@ -214,7 +215,7 @@ class ComplaintDesk:
                 draft.state = "dropped"
             msg = IncomingMessage(chat_id=draft.chat_id, user_id=draft.user_id, text=draft.text,
                                   chat_type=draft.chat_type, user_name=draft.user_name, message_id=draft.message_id,
-                                  platform=platform)
+                                  platform=platform, media=draft.media)
             u = draft.understanding or {}
         if not yes:
             return PressResult(notice=texts.DROPPED, edit_text=texts.DROPPED, edit_buttons=[])

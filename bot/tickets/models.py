@@ -141,6 +141,7 @@ class TicketDraft(Base):
     message_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     text: Mapped[str] = mapped_column(Text)
     understanding: Mapped[dict | None] = mapped_column(JSON, nullable=True)
+    media: Mapped[dict | None] = mapped_column(JSON, nullable=True)  # IncomingMessage.media
     state: Mapped[str] = mapped_column(String(16), default="open")  # open | used | dropped
     ticket_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
