@@ -7,7 +7,7 @@ HELP_TICKETS = "• 遇到难处（运费被拖、乱收费、被刁难……）
 HELP_STUDY = "• /today：看今天的每日学习，群里每天也会按时推送。"
 HELP_URGENT = "有急事请打 12328（交通运输服务监督）、12122（高速救援）或 110/120。"
 UNKNOWN_COMMAND = "没有这个命令 🤔 发 /help 看看我能做什么。"
-MEDIA_UNREADABLE = "图片和语音我还看不懂 🙏 麻烦打字说一下，用输入法的语音转文字也行。"
+MEDIA_UNREADABLE = "图片、语音和文件我还看不懂 🙏 麻烦打字说一下，用输入法的语音转文字也行。"
 CANCELLED = "已取消。"
 NOTHING_TO_CANCEL = "现在没有进行中的操作，不用取消 👌"
 

@@ -199,9 +199,12 @@ async def test_photo_captions_are_read_and_bare_media_get_asked_for_text(bot):
     chat = bot.server.private(bot.driver)
     bot.server.send_photo(chat, bot.driver, b"\xff\xd8jpeg")
     bot.server.send_voice(chat, bot.driver, b"OggS", duration=3)
+    bot.server.send_document(chat, bot.driver, "罚单.pdf", b"%PDF-1.4")
+    bot.server.send_document(bot.admin_chat, bot.admin, "罚单.pdf", b"%PDF-1.4")  # not an FAQ file to import
     await bot.idle(1.0)
     assert len(bot.replies()) == 1
-    assert [c.params["text"] for c in bot.replies(chat)] == [texts.MEDIA_UNREADABLE] * 2
+    assert [c.params["text"] for c in bot.replies(chat)] == [texts.MEDIA_UNREADABLE] * 3
+    assert [c.params["text"] for c in bot.replies(bot.admin_chat)] == [texts.MEDIA_UNREADABLE]
 
 
 async def test_cancel_with_nothing_to_cancel_says_so(bot):

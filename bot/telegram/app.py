@@ -187,7 +187,8 @@ def build_application(app: App, token: str, *, base_url: str | None = None, base
         group.on_text))
     application.add_handler(MessageHandler(
         filters.UpdateType.MESSAGE & filters.ChatType.PRIVATE & ~filters.CAPTION
-        & (filters.PHOTO | filters.VOICE | filters.VIDEO | filters.VIDEO_NOTE | filters.AUDIO), group.on_media))
+        & (filters.PHOTO | filters.VOICE | filters.VIDEO | filters.VIDEO_NOTE | filters.AUDIO | filters.Document.ALL),
+        group.on_media))
     study_tg.install(application)  # daily study: its handlers and the dispatcher job
     application.add_handler(CommandHandler("cancel", group.on_nothing_to_cancel, filters=filters.ChatType.PRIVATE),
                             group=LAST_GROUP)

@@ -99,9 +99,9 @@ async def on_unknown_command(update: Update, context: BotContext) -> None:
 
 
 async def on_media(update: Update, context: BotContext) -> None:
-    """A photo, voice note or video without a caption in a private chat (one that adds to a
-    ticket is taken before this): the bot reads no pictures or speech, so it asks for text
-    instead of staying silent."""
+    """A photo, voice note, video or file without a caption in a private chat (one that adds to
+    a ticket, or an admin's FAQ or study file, is taken before this): the bot reads no pictures,
+    speech or files, so it asks for text instead of staying silent."""
     if update.message is not None:
         await update.message.reply_text(texts.MEDIA_UNREADABLE)
 
