@@ -22,6 +22,7 @@ def test_console_files_a_complaint_and_adds_a_repeat(make_config):
     ConsoleChat(app, stdin=io.StringIO("\n".join(lines) + "\n"), stdout=out).run()
     text = out.getvalue()
     assert "已登记为诉求 SQ-" in text and "已补充到您的诉求" in text and "4200" not in text.split("助手：")[1]
+    assert "按钮" not in text  # the console shows no details button, so its acknowledgement names none
     with app.db.session() as s:
         rows = list(s.scalars(select(OutboxRow)))
     assert {r.chat_id for r in rows} == {700}  # the card and the addition note; nothing for the console

@@ -16,6 +16,7 @@ from bot.chats import AdminDirectory
 from bot.clock import Clock
 from bot.outbox import Drainer, OutboxRow, RetryLater, Undeliverable, enqueue
 from bot.outbox.settings import OutboxSettings
+from bot.tickets import texts
 from bot.tickets.calendar import WorkCalendar
 from bot.tickets.export import export_csv
 from bot.tickets.grading import Grader
@@ -260,7 +261,8 @@ def test_private_report_goes_to_the_only_branch(svc, db):
     t = svc.find(out.number)
     assert t.branch_id == "gy" and t.chat_id is None
     [ack] = [r for r in outbox(db) if r.chat_id == DRIVER]
-    assert "buttons" not in ack.payload
+    assert ack.payload["buttons"] == [[{"label": texts.BTN_DETAILS, "start": f"tk_{t.id}"}]]
+    assert ack.payload["text"].endswith(texts.ACK_DETAILS_PRIVATE)  # no "私聊我": this is the private chat
 
 
 # -- the outbox ----------------------------------------------------------------------------------------------

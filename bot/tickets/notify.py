@@ -108,11 +108,10 @@ class Notifier:
 
     # -- to drivers -------------------------------------------------------------------------------------
     def ack(self, s: Session, t: Ticket, key: str, c: Complainant, text: str) -> None:
-        """The answer to the driver's own message: a reply in the chat they wrote in."""
+        """The answer to the driver's own message: a reply in the chat they wrote in, with the
+        button that opens the ticket for details (in a private chat too: it is the way in)."""
         chat = c.chat_id if c.chat_id is not None else c.user_id
         payload = {"text": text, "reply_to": c.message_id, "buttons": [views.details_button(t)]}
-        if c.chat_id is None:
-            payload.pop("buttons")
         self.put(s, key, chat, payload, ref=f"tk:{t.id}:drv")
 
     def drivers(self, s: Session, t: Ticket, key: str, private_text: str, *, state_word: str | None = None,

@@ -308,7 +308,8 @@ class TicketService:
             accept = texts.ACK_ACCEPT.format(when=self.calendar.describe(due.accept, now))
         ack = texts.ACK.format(number=t.number, handler=handler, accept=accept)
         if r.ack:
-            self.notify.ack(s, t, f"tk:{t.id}:e{ev.id}:ack", c, ack)
+            details = texts.ACK_DETAILS_PRIVATE if r.chat_id is None else texts.ACK_DETAILS
+            self.notify.ack(s, t, f"tk:{t.id}:e{ev.id}:ack", c, ack + details)
         self.notify.card(s, t, f"tk:{t.id}:e{ev.id}:card")
         if grade == URGENT and self.settings.urgent_copy_to_escalation and self.settings.escalation_chat_id:
             self.notify.card_to_escalation(s, t, f"tk:{t.id}:e{ev.id}:urgent", texts.URGENT_COPY)

@@ -14,7 +14,9 @@ ENTITY = {"amount": "金额", "plate": "车牌", "phone": "电话", "place": "�
           "stake": "桩号", "time": "时间"}
 
 # -- group / driver ---------------------------------------------------------------------
-ACK = "收到 ✅ 已登记为诉求 {number}，由{handler}跟进，{accept}。要补充细节或照片，点下面按钮私聊我。"
+ACK = "收到 ✅ 已登记为诉求 {number}，由{handler}跟进，{accept}。"
+ACK_DETAILS = "要补充细节或照片，点下面按钮私聊我。"  # beside the details button (not in the console)
+ACK_DETAILS_PRIVATE = "要补充细节或照片，点下面按钮。"
 ACK_ACCEPT_URGENT = "{minutes}分钟内受理"
 ACK_ACCEPT = "{when} 前受理"
 ADDED = "已补充到您的诉求 {number} 👍 书记会看到。"
