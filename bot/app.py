@@ -122,11 +122,14 @@ class App:
         pipeline.tickets = app.tickets.desk if app.tickets is not None else None
         return app
 
-    @property
-    def help_text(self) -> str:
-        """What /help says, in every adapter."""
+    def help_text(self, user_id: int | None = None, *, private: bool = False) -> str:
+        """What /help says, in every adapter; in a private chat also the commands of the
+        asker's roles (branch secretary, admin)."""
         study = self.study is not None and self.settings.study.enabled
-        return texts.help_text(tickets=self.tickets is not None, study=study)
+        known = private and user_id is not None
+        secretary = known and self.tickets is not None and self.tickets.service.is_handler(user_id)
+        admin = known and self.admins is not None and self.admins.is_admin(user_id)
+        return texts.help_text(tickets=self.tickets is not None, study=study, secretary=secretary, admin=admin)
 
     def close(self) -> None:
         """Stop cleanly: give back the leases at once (another process may take over)."""

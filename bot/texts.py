@@ -12,14 +12,32 @@ CANCELLED = "已取消。"
 NOTHING_TO_CANCEL = "现在没有进行中的操作，不用取消 👌"
 
 
-def help_text(*, tickets: bool, study: bool) -> str:
-    """/help names only what this deployment has switched on."""
+HELP_SECRETARY = ("书记常用（私聊我）：/tickets 待办诉求，/ticket 编号 查看一件，/stats 统计，/report 图表，"
+                  "/export 导出；直接回复诉求卡片，就是回复司机。")
+HELP_STUDY_TIME = "在群里发 /study_time 06:45 改本群的学习推送时间，/study_off、/study_on 关开（群管理员或书记）。"
+HELP_ADMIN = ("管理员（私聊我）：/faq_add 新增问答，/faq_edit、/faq_del 修改删除，/faq_find 搜索，"
+              "/faq_pending 没答上的问题，/faq_export 导出，发 .yml/.csv 文件导入；/admin_add 添加管理员。")
+HELP_ADMIN_STUDY = "学习库：/study_add 新增，/study_show 查看，/study_export 导出，发文件名带 study 的 .yml 文件导入。"
+
+
+def help_text(*, tickets: bool, study: bool, secretary: bool = False, admin: bool = False) -> str:
+    """/help names only what this deployment has switched on, plus (in a private chat) the
+    commands of the asker's roles."""
     lines = [HELP_INTRO, HELP_ASK]
     if tickets:
         lines.append(HELP_TICKETS)
     if study:
         lines.append(HELP_STUDY)
-    return "\n".join(lines + [HELP_URGENT])
+    lines.append(HELP_URGENT)
+    if secretary and tickets:
+        lines.append("\n" + HELP_SECRETARY)
+    if secretary and study:
+        lines.append(HELP_STUDY_TIME)
+    if admin:
+        lines.append("\n" + HELP_ADMIN)
+    if admin and study:
+        lines.append(HELP_ADMIN_STUDY)
+    return "\n".join(lines)
 
 
 SUGGEST_INTRO = "您是不是想问："

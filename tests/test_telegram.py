@@ -218,9 +218,15 @@ async def test_cancel_with_nothing_to_cancel_says_so(bot):
         assert [c.params["text"] for c in bot.replies(chat)[before:]] == [texts.CANCELLED], start
 
 
-async def test_help_names_complaints_and_study(bot):
+async def test_help_names_complaints_and_study_and_in_private_the_askers_commands(bot):
     text = (await bot.say("/help")).params["text"]
     assert "#诉求" in text and "/complain" in text and "/today" in text
+    assert "/faq_add" not in text and "/tickets" not in text
+    driver = (await bot.say("/help", chat=bot.server.private(bot.driver))).params["text"]
+    assert "/complain" in driver and "/faq_add" not in driver and "/tickets" not in driver
+    admin = (await bot.say("/help", chat=bot.admin_chat, user=bot.admin)).params["text"]
+    assert "/faq_add" in admin and "/study_add" in admin and "/tickets" in admin  # admins handle tickets too
+    assert (await bot.say("/help", user=bot.admin)).params["text"] == text  # the group hears no admin commands
 
 
 async def test_added_to_group_registers_and_welcomes(bot):

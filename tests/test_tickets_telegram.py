@@ -360,6 +360,12 @@ async def test_nlu_confidence_decides_ticket_or_question(bot):
     await said(h, p.sec_chat, "平台", count=1)
 
 
+async def test_a_secretary_s_private_help_lists_the_ticket_commands(bot):
+    h, p = bot, bot.people
+    text = text_of(await h.say("/help", user=p.secretary, chat=p.sec_chat))
+    assert "/tickets" in text and "/study_time" in text and "/faq_add" not in text
+
+
 async def test_voice_note_adds_to_an_open_ticket_and_is_otherwise_asked_as_text(bot):
     h, p = bot, bot.people
     driver_chat = h.server.private(h.driver)

@@ -74,7 +74,7 @@ class ConsoleChat:
 
     async def _command(self, name: str, args: str) -> list[Reply]:
         if name in ("help", "start"):
-            return [Reply(self.app.help_text)]
+            return [Reply(self.app.help_text())]
         if name == "ask":
             if not args:
                 return [Reply(texts.ASK_USAGE)]

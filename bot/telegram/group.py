@@ -77,8 +77,11 @@ async def on_ask(update: Update, context: BotContext) -> None:
 
 async def on_help(update: Update, context: BotContext) -> None:
     message = update.effective_message
-    if message is not None and await _within_flood_limit(message, context):
-        await message.reply_text(context.services.app.help_text)
+    if message is None or not await _within_flood_limit(message, context):
+        return
+    user = message.from_user
+    text = context.services.app.help_text(user.id if user else None, private=message.chat.type == ChatType.PRIVATE)
+    await message.reply_text(text)
 
 
 async def on_unknown_command(update: Update, context: BotContext) -> None:

@@ -121,7 +121,7 @@ async def on_start_link(update: Update, context: BotContext) -> None:
     try:
         ticket_id = int((context.args or [""])[0].removeprefix("tk_"))
     except ValueError:
-        await message.reply_text(context.services.app.help_text)
+        await message.reply_text(context.services.app.help_text(user.id, private=True))
         return
     tickets = _tickets(context)
     await message.reply_text(tickets.service.open_details(user.id, ticket_id, user.full_name))
