@@ -16,7 +16,7 @@ class IncomingMessage:
     message_id: int | None = None
     addressed: bool = False  # mention, reply to the bot, a command, or a private chat
     platform: str = "console"
-    media: dict | None = None  # what the text is the caption of: {"type": photo|voice|document, "file_id"}
+    media: dict | None = None  # what the text is the caption of: {"type": photo|voice|video|document, "file_id"}
 
 
 @dataclass(frozen=True)

@@ -154,6 +154,10 @@ class StoredFile:
         return {"file_id": self.file_id, "file_unique_id": self.file_unique_id, "duration": self.duration,
                 "mime_type": self.mime_type or "audio/ogg", "file_size": len(self.content)}
 
+    def as_video(self) -> JSONDict:
+        """The Bot API ``Video`` object (a fixed 1280x720 frame: the stand-in does not decode)."""
+        return {**self.as_voice(), "width": 1280, "height": 720, "mime_type": self.mime_type or "video/mp4"}
+
     def as_document(self) -> JSONDict:
         """The Bot API ``Document`` object."""
         document = {"file_id": self.file_id, "file_unique_id": self.file_unique_id,
@@ -279,6 +283,7 @@ class BotApiServer:
             "sendDocument": self._send_document,
             "sendPhoto": self._send_photo,
             "sendVoice": self._send_voice,
+            "sendVideo": self._send_video,
             "sendPoll": self._send_poll,
             "stopPoll": self._stop_poll,
             "getFile": self._get_file,
@@ -770,11 +775,20 @@ class BotApiServer:
     def send_voice(self, chat: JSONDict, user: JSONDict, content: bytes, duration: int,
                    caption: str | None = None, date: int | float | dtm.datetime | None = None) -> JSONDict:
         """A user sends a voice note (OGG/Opus as Telegram stores them)."""
+        return self._user_media(chat, user, content, duration, caption, date, "voice", "audio/ogg")
+
+    def send_video(self, chat: JSONDict, user: JSONDict, content: bytes, duration: int,
+                   caption: str | None = None, date: int | float | dtm.datetime | None = None) -> JSONDict:
+        """A user sends a video (a dashcam clip, say)."""
+        return self._user_media(chat, user, content, duration, caption, date, "video", "video/mp4")
+
+    def _user_media(self, chat: JSONDict, user: JSONDict, content: bytes, duration: int, caption: str | None,
+                    date, kind: str, mime_type: str) -> JSONDict:
         message = self._user_message(chat, user, date, None)
         with self._lock:
-            stored = self._store_file(content, None, "audio/ogg", "voice")
+            stored = self._store_file(content, None, mime_type, kind)
             stored.duration = duration
-        message["voice"] = stored.as_voice()
+        message[kind] = stored.as_voice() if kind == "voice" else stored.as_video()
         return self._deliver_user_message(self._user_caption(message, caption))
 
     def send_photo(self, chat: JSONDict, user: JSONDict, content: bytes, caption: str | None = None,
@@ -1213,10 +1227,16 @@ class BotApiServer:
         return self._keep(self._with_caption(message, params))
 
     def _send_voice(self, params: JSONDict) -> JSONDict:
+        return self._send_media(params, "voice", "voice", StoredFile.as_voice)
+
+    def _send_video(self, params: JSONDict) -> JSONDict:
+        return self._send_media(params, "video", "videos", StoredFile.as_video)
+
+    def _send_media(self, params: JSONDict, name: str, folder: str, describe) -> JSONDict:
         chat = self._writable_chat(params)
-        stored = self._input_file(params, "voice", "voice")
+        stored = self._input_file(params, name, folder)
         message = self._bot_message(chat, params)
-        message["voice"] = stored.as_voice()
+        message[name] = describe(stored)
         return self._keep(self._with_caption(message, params))
 
     def _send_photo(self, params: JSONDict) -> JSONDict:

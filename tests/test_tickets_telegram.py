@@ -380,11 +380,15 @@ async def test_voice_note_adds_to_an_open_ticket_and_is_otherwise_asked_as_text(
     assert ticket.number in voice.params["caption"]
     assert h.server.files[voice.params["voice"]].content == b"OggS-what-happened"  # the driver's own note
     await said(h, driver_chat, "已补充到诉求")
-    assert len(h.server.sent("sendMessage", driver_chat)) == 3  # the ask, the ticket, the addition: no "看不懂"
+    h.server.send_video(driver_chat, h.driver, b"mp4-dashcam", duration=30, caption="行车记录仪拍到的")
+    [video] = await h.server.wait_for("sendVideo", chat_id=p.sec_chat, timeout=8)
+    assert h.server.files[video.params["video"]].content == b"mp4-dashcam" and "行车记录仪" in video.params["caption"]
+    await said(h, driver_chat, "已补充到诉求", count=2)
+    assert len(h.server.sent("sendMessage", driver_chat)) == 4  # the ask, the ticket, two additions: no "看不懂"
     with h.app.db.session() as s:
         notes = list(s.scalars(select(TicketEvent.note).where(TicketEvent.ticket_id == ticket.id,
                                                               TicketEvent.action == "added")))
-    assert notes == ["[语音]"]
+    assert notes == ["[语音]", "行车记录仪拍到的"]
 
 
 PNG = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + (640).to_bytes(4, "big") + (480).to_bytes(4, "big") + b"scratch"

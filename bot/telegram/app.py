@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from telegram import BotCommand, BotCommandScopeAllPrivateChats, BotCommandScopeDefault, Update
 from telegram.error import BadRequest, TelegramError
 from telegram.ext import (AIORateLimiter, Application, ApplicationBuilder, CallbackQueryHandler, Defaults,
-                          ChatMemberHandler, CommandHandler, ContextTypes, ConversationHandler, MessageHandler, SimpleUpdateProcessor,
-                          TypeHandler, filters)
+                          ChatMemberHandler, CommandHandler, ContextTypes, ConversationHandler, MessageHandler,
+                          SimpleUpdateProcessor, TypeHandler, filters)
 
 from ..app import App
 from ..config import ConfigError
@@ -188,7 +188,7 @@ def build_application(app: App, token: str, *, base_url: str | None = None, base
     application.add_handler(MessageHandler(
         filters.UpdateType.MESSAGE & filters.ChatType.PRIVATE & ~filters.CAPTION
         & (filters.PHOTO | filters.VOICE | filters.VIDEO | filters.VIDEO_NOTE | filters.AUDIO | filters.Document.ALL),
-        group.on_media))
+        group.on_unreadable_media))
     study_tg.install(application)  # daily study: its handlers and the dispatcher job
     application.add_handler(CommandHandler("cancel", group.on_nothing_to_cancel, filters=filters.ChatType.PRIVATE),
                             group=LAST_GROUP)

@@ -36,11 +36,13 @@ def incoming(message: Message, *, bot_id: int, bot_username: str, text: str | No
 
 
 def media_of(message: Message) -> dict | None:
-    """The photo (largest size), voice note or file a message carries, as the core keeps it."""
+    """The photo (largest size), voice note, video or file a message carries, as the core keeps it."""
     if message.photo:
         return {"type": "photo", "file_id": message.photo[-1].file_id}
     if message.voice:
         return {"type": "voice", "file_id": message.voice.file_id}
+    if message.video:  # a dashcam clip
+        return {"type": "video", "file_id": message.video.file_id}
     if message.document:
         return {"type": "document", "file_id": message.document.file_id}
     return None

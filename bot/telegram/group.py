@@ -101,7 +101,7 @@ async def on_unknown_command(update: Update, context: BotContext) -> None:
         await message.reply_text(texts.UNKNOWN_COMMAND)
 
 
-async def on_media(update: Update, context: BotContext) -> None:
+async def on_unreadable_media(update: Update, context: BotContext) -> None:
     """A photo, voice note, video or file without a caption in a private chat (one that adds to
     a ticket, or an admin's FAQ or study file, is taken before this): the bot reads no pictures,
     speech or files, so it asks for text instead of staying silent."""

@@ -64,6 +64,9 @@ class TelegramOutboxSender:
             elif media and media.get("type") == "voice":
                 sent = await self.bot.send_voice(message.chat_id, media["file_id"], caption=text[:1024] or None,
                                                  parse_mode=parse_mode, reply_markup=markup, reply_parameters=reply)
+            elif media and media.get("type") == "video":
+                sent = await self.bot.send_video(message.chat_id, media["file_id"], caption=text[:1024] or None,
+                                                 parse_mode=parse_mode, reply_markup=markup, reply_parameters=reply)
             elif media:
                 sent = await self.bot.send_document(message.chat_id, media["file_id"], caption=text[:1024] or None,
                                                     parse_mode=parse_mode, reply_markup=markup,

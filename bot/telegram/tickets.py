@@ -68,7 +68,7 @@ class _ReplyToTicket(filters.MessageFilter):
 
 
 class _AddingDetails(filters.MessageFilter):
-    """A private photo, voice note or file from a driver who is adding details to a ticket."""
+    """A private photo, voice note, video or file from a driver who is adding details to a ticket."""
 
     def __init__(self, tickets):
         super().__init__(name="AddingDetails")
@@ -360,8 +360,8 @@ def register(application: Application) -> None:
         CallbackQueryHandler(on_press, pattern=r"^tk:"),
         CallbackQueryHandler(on_bind_confirm, pattern=r"^tb:"),
         MessageHandler(private & filters.REPLY & filters.TEXT & ~filters.COMMAND & _ReplyToTicket(tickets), on_reply),
-        MessageHandler(private & (filters.PHOTO | filters.VOICE | filters.Document.ALL) & _AddingDetails(tickets),
-                       on_media),
+        MessageHandler(private & (filters.PHOTO | filters.VOICE | filters.VIDEO | filters.Document.ALL)
+                       & _AddingDetails(tickets), on_media),
     ):
         application.add_handler(handler)
 

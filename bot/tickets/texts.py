@@ -48,7 +48,7 @@ GROUP_MENTION = "{mention}，{body}"
 GROUP_UPDATE = "您的诉求 {number} 有新进展（{state}），点按钮私聊我查看。"
 BTN_RATE = {"satisfied": "😊 满意", "basically": "🙂 基本满意", "unsatisfied": "😞 不满意", "unsolved": "❌ 未解决"}
 
-DETAILS_OPEN = ("这是您的诉求 {number}（{state}）。直接把细节、照片或语音发给我，我会补充到工单里转给书记。"
+DETAILS_OPEN = ("这是您的诉求 {number}（{state}）。直接把细节、照片、语音或视频发给我，我会补充到工单里转给书记。"
                 "{recent}")
 DETAILS_RECENT = "\n\n书记最近的回复：\n{text}"
 DETAILS_ADDED = "已补充到诉求 {number} ✅ 书记会看到。"
@@ -66,7 +66,7 @@ ASK_NOTE = "请回复这条消息，写一句办结说明（怎么解决的）�
 ADDITION = "📝 诉求 {number} 补充：\n「{text}」"
 ADDITION_FROM = "📝 诉求 {number}：{name} 也反映了同一件事：\n「{text}」"
 MEDIA_CAPTION = "📎 诉求 {number} 的补充材料{caption}"
-MEDIA_NOTE = {"photo": "[照片]", "voice": "[语音]", "document": "[文件]"}  # in the ticket's history
+MEDIA_NOTE = {"photo": "[照片]", "voice": "[语音]", "video": "[视频]", "document": "[文件]"}  # in the ticket's history
 RELAYED = "已转给司机 ✅"
 RELAY_UNREACHABLE = "已转给司机（他没私聊过机器人，在群里提醒他来看）✅"
 NOTE_SAVED = "已办结 ✅ 已请司机评价。"
