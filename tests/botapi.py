@@ -773,18 +773,20 @@ class BotApiServer:
         return self._deliver_user_message(self._user_caption(message, caption))
 
     def send_voice(self, chat: JSONDict, user: JSONDict, content: bytes, duration: int,
-                   caption: str | None = None, date: int | float | dtm.datetime | None = None) -> JSONDict:
+                   caption: str | None = None, reply_to: JSONDict | int | None = None,
+                   date: int | float | dtm.datetime | None = None) -> JSONDict:
         """A user sends a voice note (OGG/Opus as Telegram stores them)."""
-        return self._user_media(chat, user, content, duration, caption, date, "voice", "audio/ogg")
+        return self._user_media(chat, user, content, duration, caption, reply_to, date, "voice", "audio/ogg")
 
     def send_video(self, chat: JSONDict, user: JSONDict, content: bytes, duration: int,
-                   caption: str | None = None, date: int | float | dtm.datetime | None = None) -> JSONDict:
+                   caption: str | None = None, reply_to: JSONDict | int | None = None,
+                   date: int | float | dtm.datetime | None = None) -> JSONDict:
         """A user sends a video (a dashcam clip, say)."""
-        return self._user_media(chat, user, content, duration, caption, date, "video", "video/mp4")
+        return self._user_media(chat, user, content, duration, caption, reply_to, date, "video", "video/mp4")
 
     def _user_media(self, chat: JSONDict, user: JSONDict, content: bytes, duration: int, caption: str | None,
-                    date, kind: str, mime_type: str) -> JSONDict:
-        message = self._user_message(chat, user, date, None)
+                    reply_to, date, kind: str, mime_type: str) -> JSONDict:
+        message = self._user_message(chat, user, date, reply_to)
         with self._lock:
             stored = self._store_file(content, None, mime_type, kind)
             stored.duration = duration

@@ -186,7 +186,7 @@ def build_application(app: App, token: str, *, base_url: str | None = None, base
         filters.UpdateType.MESSAGE & ((filters.TEXT & ~filters.COMMAND) | filters.CAPTION) & ~filters.VIA_BOT,
         group.on_text))
     application.add_handler(MessageHandler(
-        filters.UpdateType.MESSAGE & filters.ChatType.PRIVATE & ~filters.CAPTION
+        filters.UpdateType.MESSAGE & (filters.ChatType.PRIVATE | filters.REPLY) & ~filters.CAPTION
         & (filters.PHOTO | filters.VOICE | filters.VIDEO | filters.VIDEO_NOTE | filters.AUDIO | filters.Document.ALL),
         group.on_unreadable_media))
     study_tg.install(application)  # daily study: its handlers and the dispatcher job

@@ -102,11 +102,19 @@ async def on_unknown_command(update: Update, context: BotContext) -> None:
 
 
 async def on_unreadable_media(update: Update, context: BotContext) -> None:
-    """A photo, voice note, video or file without a caption in a private chat (one that adds to
-    a ticket, or an admin's FAQ or study file, is taken before this): the bot reads no pictures,
-    speech or files, so it asks for text instead of staying silent."""
-    if update.message is not None:
-        await update.message.reply_text(texts.MEDIA_UNREADABLE)
+    """A photo, voice note, video or file without a caption, in a private chat or in a group as
+    a reply to the bot (one that adds to a ticket, or an admin's FAQ or study file, is taken
+    before this): the bot reads no pictures, speech or files, so it asks for text instead of
+    staying silent. Other media in a group are the members' own business."""
+    message = update.message
+    if message is None or message.from_user is None or message.from_user.is_bot:
+        return
+    if message.chat.type != ChatType.PRIVATE:
+        replied = message.reply_to_message
+        if replied is None or replied.from_user is None or replied.from_user.id != context.bot.id:
+            return
+    if await _within_flood_limit(message, context):
+        await message.reply_text(texts.MEDIA_UNREADABLE)
 
 
 async def on_nothing_to_cancel(update: Update, context: BotContext) -> None:
