@@ -131,6 +131,25 @@ class App:
         admin = known and self.admins is not None and self.admins.is_admin(user_id)
         return texts.help_text(tickets=self.tickets is not None, study=study, secretary=secretary, admin=admin)
 
+    def chat_moved(self, old: int, new: int) -> None:
+        """A group changed its id (Telegram upgrades a growing group to a supergroup): its
+        registration, branch, study schedule and history, tickets and waiting notifications move
+        to the new id in one transaction, so nothing is lost or sent to a dead chat."""
+        if self.db is None or old == new:
+            return
+        from .chats import ChatRegistry
+        from .outbox import move_chat
+
+        with self.db.session() as s:
+            ChatRegistry.move(s, old, new)
+            move_chat(s, old, new)
+            if self.study is not None:
+                self.study.move_chat(s, old, new)
+            in_config = self.tickets is not None and self.tickets.service.move_chat(s, old, new)
+        log.info("chat %s moved to %s", old, new)
+        if in_config:
+            log.warning("chat %s is now %s: replace it in branches[].groups in config.yml", old, new)
+
     def close(self) -> None:
         """Stop cleanly: give back the leases at once (another process may take over)."""
         if self.study is not None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from .storage import Database
 from .storage.models import AdminRow, ChatRow, utcnow
@@ -28,6 +29,16 @@ class ChatRegistry:
             row = s.get(ChatRow, chat_id)
             if row is not None:
                 row.active, row.left_at = False, utcnow()
+
+    @staticmethod
+    def move(s: Session, old: int, new: int) -> None:
+        """The group lives on as `new` (see App.chat_moved): registered there, inactive here."""
+        row = s.get(ChatRow, old)
+        if row is None:
+            return
+        if s.get(ChatRow, new) is None:
+            s.add(ChatRow(id=new, type="supergroup", title=row.title, active=True, joined_at=row.joined_at))
+        row.active, row.left_at = False, utcnow()
 
     def get(self, chat_id: int) -> ChatRow | None:
         with self.db.session() as s:

@@ -249,6 +249,7 @@ class BotApiServer:
         self._bot_status: dict[int, str] = {}  # group chat id -> the bot's member status
         self._members: dict[int, dict[int, str]] = {}  # chat id -> user id -> status
         self._blocked: set[int] = set()  # users who blocked the bot
+        self._migrated: dict[int, int] = {}  # group id -> the supergroup it became
         self._messages: dict[tuple[int, int], JSONDict] = {}
         self._queries: dict[str, bool] = {}  # callback query id -> answered
         self._polls: dict[str, tuple[int, int]] = {}  # poll id -> (chat id, message id)
@@ -718,6 +719,28 @@ class BotApiServer:
             self._members.setdefault(chat_id, {})
         return copy.deepcopy(chat)
 
+    def migrate(self, chat: JSONDict, user: JSONDict, *, announce: bool = True) -> JSONDict:
+        """``user`` upgrades group ``chat`` to a supergroup, as Telegram does when a group grows:
+        it gets a new id; sends to the old one answer 400 with ``migrate_to_chat_id`` (PTB's
+        ChatMigrated). With ``announce``, both chats get their service message, which bots
+        receive whatever the privacy mode. Returns the new chat."""
+        old_id = chat["id"]
+        new_id = -1_000_000_000_000 + old_id
+        with self._lock:
+            status = self._bot_status.get(old_id, "member")
+        new = self.group(new_id, chat.get("title", ""), type="supergroup", bot_status=status)
+        with self._lock:
+            self._members[new_id] = dict(self._members.get(old_id, {}))
+            self._migrated[old_id] = new_id
+        if announce:
+            for where, key, value in ((chat, "migrate_to_chat_id", new_id), (new, "migrate_from_chat_id", old_id)):
+                message = self._user_message(where, user, None, None)
+                message[key] = value
+                with self._lock:
+                    self._messages[(where["id"], message["message_id"])] = message
+                self.add_update({"message": message})
+        return new
+
     def private(self, user: JSONDict) -> JSONDict:
         """The private chat of ``user`` with the bot (it exists once the user started the bot;
         before that, Telegram refuses to let the bot write to them)."""
@@ -1032,6 +1055,9 @@ class BotApiServer:
     def _writable_chat(self, params: JSONDict) -> JSONDict:
         """The target chat of a send, refusing as Telegram does when the bot may not write."""
         chat = self._chat(params)
+        if chat["id"] in self._migrated:
+            raise ApiError(400, "Bad Request: group chat was upgraded to a supergroup chat",
+                           {"migrate_to_chat_id": self._migrated[chat["id"]]})
         if chat["type"] == "private":
             if chat["id"] in self._blocked:
                 raise ApiError(403, "Forbidden: bot was blocked by the user")

@@ -212,6 +212,22 @@ async def test_failures_are_retried_and_removed_groups_stop(server, cfg):
         assert h.app.study.ledger.get(kicked["id"], clock.now.date()) is None
 
 
+async def test_a_group_upgraded_unannounced_gets_its_item_under_the_new_id(server, cfg):
+    clock = Clock(f"{DAY1} 07:00:00")
+    async with running_bot(server, cfg, clock=clock) as h:
+        group = register(h, -100509, "毕节车队")
+        await settle(0.3)
+        expected = h.app.study.preview(group["id"])
+        new = server.migrate(group, {"id": 501, "is_bot": False, "first_name": "老王"}, announce=False)
+        clock.set(f"{DAY1} 07:30:00")  # the push hits the old id, learns the new one and goes there
+        [post] = await server.wait_for("sendMessage", chat_id=new, timeout=8)
+        assert f"【{expected.title}】" in post.params["text"]
+        await server.wait_for("sendPoll", chat_id=new, timeout=5)
+        await settle(0.3)
+        assert h.app.study.ledger.get(new["id"], clock.now.date()).state == SENT
+        assert h.app.chats.get(new["id"]).active and not h.app.chats.get(group["id"]).active
+
+
 async def test_weekly_summary_goes_to_the_secretary_once(server, tmp_path, db_url):
     branches = ("branches:\n  - id: zunyi\n    name: 遵义货车司机党支部\n    groups: [-100100]\n"
                 "    secretaries: [777001]\n")

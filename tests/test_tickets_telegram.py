@@ -7,7 +7,7 @@ from __future__ import annotations
 import csv
 import io
 from collections import Counter
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, time, timedelta, timezone
 
 import pytest
 from conftest import ROOT
@@ -19,7 +19,7 @@ from bot.app import App
 from bot.config import load_settings
 from bot.outbox import Drainer, OutboxRow
 from bot.tickets.intake import tells_how_to_file
-from bot.tickets.models import Complainant, Ticket, TicketEvent
+from bot.tickets.models import BranchGroup, Complainant, Ticket, TicketEvent
 from bot.tickets.service import Report
 
 SH = timezone(timedelta(hours=8))
@@ -417,6 +417,38 @@ async def test_a_photo_with_a_complaint_as_its_caption_goes_with_the_ticket(bot)
     await press(h, question, button(question, "登记诉求"), user=h.other)
     later = (await h.server.wait_for("sendPhoto", chat_id=p.sec_chat, count=2, timeout=8))[-1]
     assert h.server.files[later.params["photo"]].content == PNG + b"2"
+
+
+async def test_a_group_upgraded_to_a_supergroup_keeps_its_branch_tickets_and_study_time(bot):
+    h, p = bot, bot.people
+    _, card, ticket = await file_complaint(h, "龙里服务区晚上有人偷油 丢了两桶")
+    h.app.chats.joined(h.group["id"], "group", h.group["title"])
+    h.app.study.set_schedule(h.group["id"], 501, send_time=time(6, 45))
+    new = h.server.migrate(h.group, h.driver)  # both chats get their service message
+    await h.idle()
+    assert state(h, ticket).chat_id == new["id"]
+    assert not h.app.chats.get(h.group["id"]).active and h.app.chats.get(new["id"]).active
+    assert h.app.study.schedule(new["id"]).send_time == time(6, 45)
+    with h.app.db.session() as s:
+        moved = s.get(BranchGroup, new["id"])
+        assert (moved.branch_id, moved.source) == ("gy", "moved")
+    await press(h, card, button(card, "受理"), user=p.secretary)  # the driver hears it in the new group
+    [note] = await said(h, new["id"], "有新进展")
+    assert ticket.number in text_of(note)
+    h.server.send_text(new, h.other, "#诉求 货运平台扣了我500块保证金 一直不退")  # and files there again
+    await said(h, new["id"], "已登记为诉求")
+    second = (await said(h, p.sec_chat, "贵阳流动党支部", count=2))[-1]  # the branch still knows the group
+    assert "新诉求" in text_of(second) and "保证金" in text_of(second)
+
+
+async def test_a_notice_to_a_group_upgraded_unannounced_follows_it_to_the_new_id(bot):
+    h, p = bot, bot.people
+    _, card, ticket = await file_complaint(h, "龙里服务区晚上有人偷油 丢了两桶")
+    new = h.server.migrate(h.group, h.driver, announce=False)  # the bot learns it from the failed send
+    await press(h, card, button(card, "受理"), user=p.secretary)
+    [note] = await said(h, new["id"], "有新进展")
+    assert ticket.number in text_of(note) and state(h, ticket).chat_id == new["id"]
+    assert not h.server.sent("sendMessage", h.group["id"], failed=False)[1:]  # only the first ack got there
 
 
 async def test_private_message_without_nlu_is_offered_as_a_complaint(bot):

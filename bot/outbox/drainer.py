@@ -28,7 +28,7 @@ from sqlalchemy.orm import Session
 from ..clock import Clock
 from ..storage import Database
 from .models import FAILED, PENDING, SENT, OutboxRow
-from .sender import Outgoing, RetryLater, Sender, Undeliverable
+from .sender import ChatMoved, Outgoing, RetryLater, Sender, Undeliverable
 from .service import enqueue
 from .settings import OutboxSettings
 
@@ -68,6 +68,7 @@ class Drainer:
         self.spawn = spawn  # how kick() starts a task (PTB's create_task awaits it on shutdown)
         self.on_sent: list[Hook] = []
         self.on_failed: list[Hook] = []
+        self.on_moved: list[Callable[[int, int], None]] = []  # (old, new) chat id: App.chat_moved
         self._lock = asyncio.Lock()
         self._again = False
         self._task = None
@@ -163,6 +164,13 @@ class Drainer:
             delay = self._backoff(attempt, exc.retry_after)
             log.info("outbox %s: %s; retry %d in %.1f s", row.key, exc, attempt, delay)
             self._retry(row, attempt, str(exc), delay)
+            stats.retried += 1
+            return False
+        except ChatMoved as exc:
+            for hook in self.on_moved:  # moves this row too: the retry goes to the new id
+                hook(row.chat_id, exc.new_chat_id)
+            log.info("outbox %s: chat %s moved to %s; sending there", row.key, row.chat_id, exc.new_chat_id)
+            self._retry(row, attempt, str(exc), 0.0)
             stats.retried += 1
             return False
         except Undeliverable as exc:

@@ -31,6 +31,15 @@ class RetryLater(Exception):
         self.retry_after = retry_after
 
 
+class ChatMoved(Exception):
+    """The chat lives on under another id (Telegram upgraded a group to a supergroup): move
+    everything kept under the old id (the drainer's `on_moved`), then send again."""
+
+    def __init__(self, new_chat_id: int):
+        super().__init__(f"chat moved to {new_chat_id}")
+        self.new_chat_id = new_chat_id
+
+
 class Undeliverable(Exception):
     """It will never work as it is (blocked by the user, chat gone, bad request)."""
 

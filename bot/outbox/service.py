@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from .models import PENDING, SENT, OutboxRow
@@ -32,6 +32,13 @@ def find_sent(session: Session, chat_id: int, message_id: int) -> OutboxRow | No
     """The notification that became message `message_id` in `chat_id` (to act on replies to it)."""
     return session.scalar(select(OutboxRow).where(OutboxRow.chat_id == chat_id, OutboxRow.message_id == message_id,
                                                   OutboxRow.state == SENT))
+
+
+def move_chat(session: Session, old: int, new: int) -> None:
+    """The chat lives on as `new` (App.chat_moved): what waits goes there, and what was sent is
+    found there (the history, message ids included, moves with the group)."""
+    session.execute(update(OutboxRow).where(OutboxRow.chat_id == old).values(chat_id=new)
+                    .execution_options(synchronize_session=False))
 
 
 def counts(session: Session) -> dict[str, int]:

@@ -45,6 +45,14 @@ class Gone(Exception):
     """The bot is no longer in that chat (removed, chat deleted): nothing was sent."""
 
 
+class Moved(Exception):
+    """Nothing was sent: the group lives on under another id (upgraded to a supergroup)."""
+
+    def __init__(self, new_chat_id: int):
+        super().__init__(f"chat moved to {new_chat_id}")
+        self.new_chat_id = new_chat_id
+
+
 class Temporary(Exception):
     """Nothing was sent, and trying later may work (rate limit, server or network error)."""
 
@@ -114,6 +122,7 @@ class Dispatcher:
         self.pacer = Pacer(rate or service.settings.send_rate)
         self.workers = workers or service.settings.workers
         self.group_titles = group_titles or (lambda chat_id: str(chat_id))
+        self.on_moved: Callable[[int, int], None] | None = None  # (old, new) chat id: App.chat_moved
         self.busy: set[int] = set()  # groups with a job queued or in flight
         self.counts: Counter = Counter()
         self._queue: asyncio.PriorityQueue = asyncio.PriorityQueue()
@@ -222,6 +231,12 @@ class Dispatcher:
             log.info("study: bot no longer in %s (%s): stop sending there", job.chat_id, exc)
             await self._db(failed, job.send_id, f"gone: {exc}", None)
             await self._db(self.service.chats.left, job.chat_id)
+        except Moved as exc:  # its records move with it, so the retry goes to the new id
+            self.counts["moved"] += 1
+            log.info("study: %s moved to %s; sending there", job.chat_id, exc.new_chat_id)
+            if self.on_moved is not None:
+                await self._db(self.on_moved, job.chat_id, exc.new_chat_id)
+            await self._db(failed, job.send_id, str(exc), self.service.now())
         except Temporary as exc:
             self.counts["temporary"] += 1
             log.warning("study: %s to %s failed, will retry: %s", what, job.chat_id, exc)

@@ -7,7 +7,7 @@ import logging
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
 from ..storage import Database
@@ -15,7 +15,7 @@ from ..storage.leases import Lease, process_id
 from .branches import Branch, branches
 from .ledger import SendLedger, SendRecord
 from .library import StudyLibrary
-from .models import FAILED, PENDING, SENT, StudyScheduleRow, StudySummaryRow
+from .models import FAILED, PENDING, SENT, StudyAnswerRow, StudyScheduleRow, StudySendRow, StudySummaryRow
 from .rotation import Rotation, RotationState
 from .schema import StudyItem
 from .settings import StudySettings, parse_hhmm
@@ -170,6 +170,17 @@ class StudyService:
             state, _ = rotation.simulate(chat_id, start, day - timedelta(days=1), state)
         got = rotation.pick(chat_id, day, state)
         return rotation.by_id[got[0]] if got else None
+
+    @staticmethod
+    def move_chat(s, old: int, new: int) -> None:
+        """The group lives on as `new` (App.chat_moved): its schedule, what it was sent (so the
+        rotation goes on, and a pending send goes to the new id) and its quiz answers move."""
+        if s.get(StudyScheduleRow, new) is None:
+            s.execute(update(StudyScheduleRow).where(StudyScheduleRow.chat_id == old).values(chat_id=new))
+        taken = list(s.scalars(select(StudySendRow.day).where(StudySendRow.chat_id == new)))
+        s.execute(update(StudySendRow).where(StudySendRow.chat_id == old, StudySendRow.day.not_in(taken))
+                  .values(chat_id=new))
+        s.execute(update(StudyAnswerRow).where(StudyAnswerRow.chat_id == old).values(chat_id=new))
 
     def today_text(self, chat_id: int, *, group: bool) -> str:
         """What `/today` shows: today's item for the chat, marked as a preview in a group

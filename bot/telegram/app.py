@@ -180,6 +180,7 @@ def build_application(app: App, token: str, *, base_url: str | None = None, base
     application.add_handler(CommandHandler(["help", "start"], group.on_help))
     application.add_handler(CommandHandler("ask", group.on_ask))
     application.add_handler(ChatMemberHandler(group.on_membership, ChatMemberHandler.MY_CHAT_MEMBER))
+    application.add_handler(MessageHandler(filters.StatusUpdate.MIGRATE, group.on_migrate))
     application.add_handler(CallbackQueryHandler(group.on_button, pattern=r"^(faq|fb):"))
     # a photo's caption is read like a text message ("这个限高牌写的多少？")
     application.add_handler(MessageHandler(

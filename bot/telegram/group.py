@@ -146,6 +146,18 @@ async def on_button(update: Update, context: BotContext) -> None:
     await send_replies(context, query.message.chat.id, outcome.replies)
 
 
+async def on_migrate(update: Update, context: BotContext) -> None:
+    """Telegram upgraded a group to a supergroup (a new chat id): the old chat gets
+    `migrate_to_chat_id`, the new one `migrate_from_chat_id`; either moves everything."""
+    message = update.message
+    if message is None:
+        return
+    if message.migrate_to_chat_id:
+        context.services.app.chat_moved(message.chat_id, message.migrate_to_chat_id)
+    elif message.migrate_from_chat_id:
+        context.services.app.chat_moved(message.migrate_from_chat_id, message.chat_id)
+
+
 async def on_membership(update: Update, context: BotContext) -> None:
     """The bot was added to or removed from a chat."""
     change = update.my_chat_member

@@ -10,7 +10,7 @@ from datetime import timedelta
 from telegram import Bot, ForceReply, InlineKeyboardButton, InlineKeyboardMarkup, ReplyParameters
 from telegram.error import BadRequest, ChatMigrated, Forbidden, NetworkError, RetryAfter, TelegramError
 
-from ..outbox import Outgoing, RetryLater, Undeliverable
+from ..outbox import ChatMoved, Outgoing, RetryLater, Undeliverable
 
 log = logging.getLogger(__name__)
 
@@ -80,8 +80,8 @@ class TelegramOutboxSender:
             raise RetryLater(f"rate limited: {exc.message}", retry_after=seconds) from None
         except Forbidden as exc:  # blocked by the user, kicked from the group, never started
             raise Undeliverable(f"forbidden: {exc.message}") from None
-        except ChatMigrated as exc:
-            raise Undeliverable(f"chat migrated to {exc.new_chat_id}") from None
+        except ChatMigrated as exc:  # a group upgraded to a supergroup
+            raise ChatMoved(exc.new_chat_id) from None
         except BadRequest as exc:  # chat not found, bad markup...: retrying the same call cannot help
             raise Undeliverable(f"bad request: {exc.message}") from None
         except NetworkError as exc:  # 5xx, timeouts, connection errors (TimedOut is one)

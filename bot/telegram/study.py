@@ -29,7 +29,7 @@ from telegram.warnings import PTBUserWarning
 from .. import texts as common_texts
 from ..study import texts
 from ..study.branches import secretaries_of
-from ..study.dispatch import Dispatcher, Gone, Refused, Temporary, Unknown
+from ..study.dispatch import Dispatcher, Gone, Moved, Refused, Temporary, Unknown
 from ..study.report import stats_text
 from ..study.schema import Quiz, StudyFileError, StudyItem, dump_yaml, read_text
 from ..study.settings import parse_hhmm
@@ -60,7 +60,9 @@ class TelegramSender:
     async def _guard(self, request):
         try:
             return await request
-        except (Forbidden, ChatMigrated) as exc:
+        except ChatMigrated as exc:  # a group upgraded to a supergroup
+            raise Moved(exc.new_chat_id) from exc
+        except Forbidden as exc:
             raise Gone(str(exc)) from exc
         except RetryAfter as exc:  # left after AIORateLimiter's own retries
             raise Temporary(f"rate limited: {exc}") from exc
@@ -125,7 +127,9 @@ def install(application: Application) -> None:
         row = app.chats.get(chat_id)
         return (row.title if row is not None and row.title else str(chat_id))
 
-    application.bot_data[DISPATCHER] = Dispatcher(app.study, TelegramSender(application.bot), group_titles=title)
+    dispatcher = Dispatcher(app.study, TelegramSender(application.bot), group_titles=title)
+    dispatcher.on_moved = app.chat_moved
+    application.bot_data[DISPATCHER] = dispatcher
     tick = settings.tick_s
     application.job_queue.run_once(_tick, when=0.5, name="study-catch-up")  # downtime catch-up at start
     application.job_queue.run_repeating(

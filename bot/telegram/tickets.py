@@ -342,6 +342,7 @@ def register(application: Application) -> None:
     drainer = Drainer(app.db, TelegramOutboxSender(application.bot), tickets.outbox, tickets.clock, spawn=spawn)
     drainer.on_failed.append(tickets.on_undeliverable)
     drainer.on_sent.append(report_sent(app.pipeline))
+    drainer.on_moved.append(app.chat_moved)
     tickets.service.on_enqueue = drainer.kick
     application.bot_data[DRAINER] = drainer
     application.bot_data[BIND_TOKENS] = BindTokens(ttl_s=86400)

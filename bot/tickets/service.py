@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from sqlalchemy import bindparam, func, select
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 from sqlalchemy.orm import Session
@@ -30,7 +30,7 @@ from .calendar import WorkCalendar
 from .extract import categorize, merge, shared_anchor, similarity
 from .grading import Grader
 from .models import (ACCEPTED, CLOSED, ESCALATED, FINAL, IN_PROGRESS, NEED_INFO, NEW, OPEN, REJECTED, REOPENED,
-                     RESOLVED, URGENT, Complainant, PrivateContact, Ticket, TicketDraft, TicketEvent)
+                     RESOLVED, URGENT, BranchGroup, Complainant, PrivateContact, Ticket, TicketDraft, TicketEvent)
 from .notify import Notifier
 from .settings import TicketSettings
 
@@ -396,6 +396,19 @@ class TicketService:
                                .where(Complainant.user_id == user_id, Ticket.state == NEED_INFO)
                                .order_by(Ticket.id.desc()).limit(1))
             return waiting
+
+    @staticmethod
+    def move_chat(s: Session, old: int, new: int) -> bool:
+        """The group lives on as `new` (App.chat_moved): its branch and its tickets, reporters
+        and drafts move, so notices reach the group again. True when config.yml named the old
+        id as a branch's group (the move is kept as source "moved"; the file wants updating)."""
+        group = s.get(BranchGroup, old)
+        if group is not None and s.get(BranchGroup, new) is None:
+            s.add(BranchGroup(chat_id=new, branch_id=group.branch_id, source="moved"))
+        for model in (Ticket, Complainant, TicketDraft):
+            s.execute(update(model).where(model.chat_id == old).values(chat_id=new)
+                      .execution_options(synchronize_session=False))
+        return group is not None and group.source == "config"
 
     def add_detail(self, user_id: int, ticket_id: int, text: str = "", *, name: str = "",
                    media: dict | None = None) -> str:
