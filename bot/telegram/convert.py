@@ -20,12 +20,17 @@ def strip_mention(text: str, username: str) -> str:
     return " ".join(part for part in text.split() if part.lower() != handle.lower()).strip()
 
 
+def replies_to(message: Message, user_id: int) -> bool:
+    """Whether `message` is a reply to a message of `user_id` (the bot's, say)."""
+    replied = message.reply_to_message
+    return bool(replied and replied.from_user and replied.from_user.id == user_id)
+
+
 def incoming(message: Message, *, bot_id: int, bot_username: str, text: str | None = None,
              force_addressed: bool = False) -> IncomingMessage:
     """A core message from a Telegram message; `addressed` when the bot is spoken to."""
     private = message.chat.type == "private"
-    replied_to_bot = bool(message.reply_to_message and message.reply_to_message.from_user
-                          and message.reply_to_message.from_user.id == bot_id)
+    replied_to_bot = replies_to(message, bot_id)
     raw = text if text is not None else (message.text or message.caption or "")
     addressed = force_addressed or private or replied_to_bot or mentions_bot(message, bot_username)
     user = message.from_user

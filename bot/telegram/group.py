@@ -13,7 +13,7 @@ from telegram.ext import ApplicationHandlerStop
 from .. import texts
 from ..events import ButtonPress, Reply
 from .context import BotContext
-from .convert import incoming, send_kwargs
+from .convert import incoming, replies_to, send_kwargs
 from .deferred import defer, passing
 
 log = logging.getLogger(__name__)
@@ -109,10 +109,8 @@ async def on_unreadable_media(update: Update, context: BotContext) -> None:
     message = update.message
     if message is None or message.from_user is None or message.from_user.is_bot:
         return
-    if message.chat.type != ChatType.PRIVATE:
-        replied = message.reply_to_message
-        if replied is None or replied.from_user is None or replied.from_user.id != context.bot.id:
-            return
+    if message.chat.type != ChatType.PRIVATE and not replies_to(message, context.bot.id):
+        return
     if await _within_flood_limit(message, context):
         await message.reply_text(texts.MEDIA_UNREADABLE)
 

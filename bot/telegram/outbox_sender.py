@@ -13,6 +13,9 @@ from telegram.error import BadRequest, ChatMigrated, Forbidden, NetworkError, Re
 from ..outbox import ChatMoved, Outgoing, RetryLater, Undeliverable
 
 log = logging.getLogger(__name__)
+# The Bot method that sends each kind of IncomingMessage.media by its file id; anything else
+# goes as a document.
+MEDIA_SENDS = {"photo": "send_photo", "voice": "send_voice", "video": "send_video"}
 
 
 def deep_link(username: str, param: str) -> str:
@@ -58,19 +61,10 @@ class TelegramOutboxSender:
                  if p.get("reply_to") else None)
         try:
             media = p.get("media")
-            if media and media.get("type") == "photo":
-                sent = await self.bot.send_photo(message.chat_id, media["file_id"], caption=text[:1024] or None,
-                                                 parse_mode=parse_mode, reply_markup=markup, reply_parameters=reply)
-            elif media and media.get("type") == "voice":
-                sent = await self.bot.send_voice(message.chat_id, media["file_id"], caption=text[:1024] or None,
-                                                 parse_mode=parse_mode, reply_markup=markup, reply_parameters=reply)
-            elif media and media.get("type") == "video":
-                sent = await self.bot.send_video(message.chat_id, media["file_id"], caption=text[:1024] or None,
-                                                 parse_mode=parse_mode, reply_markup=markup, reply_parameters=reply)
-            elif media:
-                sent = await self.bot.send_document(message.chat_id, media["file_id"], caption=text[:1024] or None,
-                                                    parse_mode=parse_mode, reply_markup=markup,
-                                                    reply_parameters=reply)
+            if media:
+                send = getattr(self.bot, MEDIA_SENDS.get(media.get("type"), "send_document"))
+                sent = await send(message.chat_id, media["file_id"], caption=text[:1024] or None,
+                                  parse_mode=parse_mode, reply_markup=markup, reply_parameters=reply)
             else:
                 sent = await self.bot.send_message(message.chat_id, text[:4096], parse_mode=parse_mode,
                                                    reply_markup=markup, reply_parameters=reply)
