@@ -171,6 +171,22 @@ def test_same_driver_repeating_adds_to_the_open_ticket(svc):
     assert report(svc, "息烽服务区偷油的事有人管吗", message_id=13).kind == "created"
 
 
+def test_media_sent_privately_goes_to_the_ticket_reported_within_the_details_window(svc):
+    assert svc.media_ticket(DRIVER) is None
+    first = svc.find(report(svc, "运费拖欠3000元").number)
+    assert svc.media_ticket(DRIVER) == first.id and svc.media_ticket(OTHER) is None
+    assert svc.active_ticket(DRIVER) is None  # text still goes to the FAQ: only media are taken
+    svc.clock.advance(timedelta(minutes=10))
+    second = svc.find(report(svc, "平台抽成太高了", message_id=11).number)
+    assert svc.media_ticket(DRIVER) == second.id  # the newest report
+    svc.act(second.id, "reject", SECRETARY, note="不是诉求")
+    assert svc.media_ticket(DRIVER) == first.id  # a finished ticket takes nothing
+    svc.clock.advance(timedelta(minutes=svc.settings.details_window_min))
+    assert svc.media_ticket(DRIVER) is None  # too late: the details button opens it again
+    svc.open_details(DRIVER, first.id)
+    assert svc.media_ticket(DRIVER) == first.id
+
+
 def test_several_drivers_about_one_event_are_linked(svc, db):
     first = report(svc, "在息烽服务区晚上被偷油了", user=DRIVER)
     second = report(svc, "息烽服务区昨晚我的车也被抽油了", user=OTHER, message_id=20)

@@ -391,6 +391,32 @@ async def test_voice_note_adds_to_an_open_ticket_and_is_otherwise_asked_as_text(
     assert notes == ["[语音]", "行车记录仪拍到的"]
 
 
+async def test_evidence_sent_privately_right_after_filing_goes_with_the_ticket(bot):
+    h, p = bot, bot.people
+    driver_chat = h.server.private(h.driver)
+    await h.say("/complain 龙里服务区晚上车被撬了 丢了一个备胎", chat=driver_chat)  # filed privately...
+    [ack] = await said(h, driver_chat, "已登记为诉求")
+    assert "直接发给我" in text_of(ack) and buttons(ack)
+    number = next(w for w in text_of(ack).replace("，", " ").split() if w.startswith("SQ-"))
+    h.server.send_photo(driver_chat, h.driver, PNG + b"pry-marks")  # ...and the photo right after, no button
+    [photo] = await h.server.wait_for("sendPhoto", chat_id=p.sec_chat, timeout=8)
+    assert number in photo.params["caption"] and h.server.files[photo.params["photo"]].content == PNG + b"pry-marks"
+    [added] = await said(h, driver_chat, "已补充到诉求")
+    assert number in text_of(added)
+    answer = await h.say("龙溪大道限高多少", chat=driver_chat)  # text in that window is still a question
+    assert "5米" in text_of(answer)
+
+    _, _, ticket = await file_complaint(h, "在龙里服务区被偷了两桶油", user=h.other)  # filed in the group
+    other_chat = h.server.private(h.other)
+    h.server.send_voice(other_chat, h.other, b"OggS-the-night", duration=9)
+    [voice] = await h.server.wait_for("sendVoice", chat_id=p.sec_chat, timeout=8)
+    assert ticket.number in voice.params["caption"]
+    stranger = h.server.private(h.server.user(777, "路人"))  # no ticket: still asked for text
+    h.server.send_photo(stranger, h.server.user(777, "路人"), b"\xff\xd8")
+    [asked] = await said(h, stranger, "看不懂")
+    assert text_of(asked) == common_texts.MEDIA_UNREADABLE
+
+
 PNG = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + (640).to_bytes(4, "big") + (480).to_bytes(4, "big") + b"scratch"
 
 

@@ -68,7 +68,7 @@ class _ReplyToTicket(filters.MessageFilter):
 
 
 class _AddingDetails(filters.MessageFilter):
-    """A private photo, voice note, video or file from a driver who is adding details to a ticket."""
+    """A private photo, voice note, video or file for one of the driver's tickets (media_ticket)."""
 
     def __init__(self, tickets):
         super().__init__(name="AddingDetails")
@@ -77,7 +77,7 @@ class _AddingDetails(filters.MessageFilter):
     def filter(self, message: Message) -> bool:
         user = message.from_user
         return (message.chat.type == ChatType.PRIVATE and user is not None
-                and self.tickets.service.active_ticket(user.id) is not None)
+                and self.tickets.service.media_ticket(user.id) is not None)
 
 
 # -- tracking who can be written to privately ------------------------------------------------------
@@ -130,7 +130,7 @@ async def on_start_link(update: Update, context: BotContext) -> None:
 async def on_media(update: Update, context: BotContext) -> None:
     message, user = update.message, update.effective_user
     service = _tickets(context).service
-    ticket_id = service.active_ticket(user.id)
+    ticket_id = service.media_ticket(user.id)
     if ticket_id is None:
         return
     await message.reply_text(service.add_detail(user.id, ticket_id, message.caption or "", name=user.full_name,

@@ -397,6 +397,21 @@ class TicketService:
                                .order_by(Ticket.id.desc()).limit(1))
             return waiting
 
+    def media_ticket(self, user_id: int) -> int | None:
+        """The ticket a photo, voice note, video or file sent privately belongs to: the one the
+        driver is adding details to, else the one they reported within the details window
+        (evidence sent right after filing, before pressing the details button). Only media:
+        text in that window is still asked of the FAQ."""
+        active = self.active_ticket(user_id)
+        if active is not None:
+            return active
+        since = self.clock.now() - timedelta(minutes=self.settings.details_window_min)
+        with self.db.session() as s:
+            return s.scalar(select(Ticket.id).join(Complainant, Complainant.ticket_id == Ticket.id)
+                            .where(Complainant.user_id == user_id, Complainant.at >= since,
+                                   Ticket.state.not_in(FINAL))
+                            .order_by(Complainant.at.desc(), Ticket.id.desc()).limit(1))
+
     @staticmethod
     def move_chat(s: Session, old: int, new: int) -> bool:
         """The group lives on as `new` (App.chat_moved): its branch and its tickets, reporters

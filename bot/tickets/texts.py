@@ -16,7 +16,7 @@ ENTITY = {"amount": "金额", "plate": "车牌", "phone": "电话", "place": "�
 # -- group / driver ---------------------------------------------------------------------
 ACK = "收到 ✅ 已登记为诉求 {number}，由{handler}跟进，{accept}。"
 ACK_DETAILS = "要补充细节或照片，点下面按钮私聊我。"  # beside the details button (not in the console)
-ACK_DETAILS_PRIVATE = "要补充细节或照片，点下面按钮。"
+ACK_DETAILS_PRIVATE = "照片、语音、视频直接发给我就行；要补充文字，点下面按钮。"  # media_ticket takes them
 ACK_ACCEPT_URGENT = "{minutes}分钟内受理"
 ACK_ACCEPT = "{when} 前受理"
 ADDED = "已补充到您的诉求 {number} 👍 书记会看到。"
