@@ -209,6 +209,21 @@ async def test_photo_captions_are_read_and_bare_media_get_asked_for_text(bot):
     assert [c.params["text"] for c in bot.replies(bot.admin_chat)] == [texts.MEDIA_UNREADABLE]
 
 
+async def test_a_question_in_flight_while_its_group_is_upgraded_is_answered_in_the_new_group(bot):
+    bot.app.chats.joined(bot.group["id"], "group", bot.group["title"])
+    new = bot.server.migrate(bot.group, bot.admin, announce=False)  # the bot has not heard of it yet
+    bot.server.send_text(bot.group, bot.driver, "/faq_list")  # sent just before the upgrade; its refusal
+    await bot.idle(1.0)  # goes straight from the admin handler: lost, but the group is followed
+    assert not bot.app.chats.get(bot.group["id"]).active and bot.app.chats.get(new["id"]).active
+    assert not bot.server.sent("sendMessage", bot.admin_chat)  # an expected refusal, not an error to report
+    bot.server.send_text(bot.group, bot.driver, "龙溪大道限高多少")
+    [answer] = await bot.server.wait_for("sendMessage", chat_id=new["id"], timeout=8)
+    assert "5米" in answer.params["text"]
+    bot.server.send_text(bot.group, bot.other, "/help")  # a handler's own reply follows the group too
+    [_, help_text] = await bot.server.wait_for("sendMessage", chat_id=new["id"], count=2, timeout=8)
+    assert "#诉求" in help_text.params["text"]
+
+
 async def test_cancel_with_nothing_to_cancel_says_so(bot):
     chat = bot.admin_chat
     assert (await bot.say("/cancel", chat=chat, user=bot.admin)).params["text"] == texts.NOTHING_TO_CANCEL

@@ -14,7 +14,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 from telegram import BotCommand, BotCommandScopeAllPrivateChats, BotCommandScopeDefault, Update
-from telegram.error import BadRequest, TelegramError
+from telegram.error import BadRequest, ChatMigrated, TelegramError
 from telegram.ext import (AIORateLimiter, Application, ApplicationBuilder, CallbackQueryHandler, Defaults,
                           ChatMemberHandler, CommandHandler, ContextTypes, ConversationHandler, MessageHandler,
                           SimpleUpdateProcessor, TypeHandler, filters)
@@ -61,6 +61,12 @@ async def _on_error(update: object, context: BotContext) -> None:
         log.info("a button press was answered too late: %s", context.error.message)  # expected after downtime
         return
     if retry.handle_again_later(update, context.error, context.application):
+        return
+    if isinstance(context.error, ChatMigrated) and isinstance(update, Update) and update.effective_chat:
+        # a direct reply to a group upgraded meanwhile: the group is followed, the reply is lost
+        log.warning("chat %s became %s under a reply; reply dropped", update.effective_chat.id,
+                    context.error.new_chat_id)
+        context.services.app.chat_moved(update.effective_chat.id, context.error.new_chat_id)
         return
     if update is None and retry.database_unreachable(context.error):  # a job: it runs again on its own
         log.warning("a job could not reach the database: %s", type(context.error).__name__)

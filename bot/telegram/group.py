@@ -7,7 +7,7 @@ from datetime import datetime, timezone
 
 from telegram import Update
 from telegram.constants import ChatMemberStatus, ChatType
-from telegram.error import BadRequest, Forbidden, TelegramError
+from telegram.error import BadRequest, ChatMigrated, Forbidden, TelegramError
 from telegram.ext import ApplicationHandlerStop
 
 from .. import texts
@@ -26,8 +26,16 @@ async def send_replies(context: BotContext, chat_id: int, replies: list[Reply]) 
     """Send replies in order and report each sent message back to the core."""
     pipeline = context.services.app.pipeline
     for reply in replies:
+        kwargs = send_kwargs(reply, chat_id)
         try:
-            sent = await context.bot.send_message(**send_kwargs(reply, chat_id))
+            try:
+                sent = await context.bot.send_message(**kwargs)
+            except ChatMigrated as exc:  # upgraded to a supergroup while this update was on its way
+                context.services.app.chat_moved(kwargs["chat_id"], exc.new_chat_id)
+                if kwargs["chat_id"] == chat_id:
+                    chat_id = exc.new_chat_id  # the replies after this one go there too
+                kwargs["chat_id"] = exc.new_chat_id
+                sent = await context.bot.send_message(**kwargs)
         except Forbidden as exc:  # a person who never started the bot, or blocked it
             log.info("cannot message chat %s: %s", reply.chat_id or chat_id, exc.message)
             continue
@@ -35,7 +43,14 @@ async def send_replies(context: BotContext, chat_id: int, replies: list[Reply]) 
             if passing(exc) and defer(context, chat_id, reply, exc):
                 continue
             raise
-        pipeline.delivered(reply.chat_id or chat_id, reply, sent.message_id)
+        pipeline.delivered(kwargs["chat_id"], reply, sent.message_id)
+
+
+async def reply_with(message, context: BotContext, text: str) -> None:
+    """A handler's own reply to `message`, sent as answers are: retried through the outbox when
+    Telegram refuses it for now, and following a group upgraded meanwhile (quoted in groups)."""
+    quote = None if message.chat.type == ChatType.PRIVATE else message.message_id
+    await send_replies(context, message.chat_id, [Reply(text, reply_to=quote)])
 
 
 async def skip_stale(update: Update, context: BotContext) -> None:
@@ -68,7 +83,7 @@ async def on_ask(update: Update, context: BotContext) -> None:
     question = " ".join(context.args or []).strip()
     if not question:
         if await _within_flood_limit(message, context):
-            await message.reply_text(texts.ASK_USAGE)
+            await reply_with(message, context, texts.ASK_USAGE)
         return
     msg = incoming(message, bot_id=context.bot.id, bot_username=context.bot.username, text=question,
                    force_addressed=True)
@@ -81,7 +96,7 @@ async def on_help(update: Update, context: BotContext) -> None:
         return
     user = message.from_user
     text = context.services.app.help_text(user.id if user else None, private=message.chat.type == ChatType.PRIVATE)
-    await message.reply_text(text)
+    await reply_with(message, context, text)
 
 
 async def on_unknown_command(update: Update, context: BotContext) -> None:
@@ -98,7 +113,7 @@ async def on_unknown_command(update: Update, context: BotContext) -> None:
     if not meant_for_me:
         return
     if await _within_flood_limit(message, context):
-        await message.reply_text(texts.UNKNOWN_COMMAND)
+        await reply_with(message, context, texts.UNKNOWN_COMMAND)
 
 
 async def on_unreadable_media(update: Update, context: BotContext) -> None:
@@ -112,13 +127,13 @@ async def on_unreadable_media(update: Update, context: BotContext) -> None:
     if message.chat.type != ChatType.PRIVATE and not replies_to(message, context.bot.id):
         return
     if await _within_flood_limit(message, context):
-        await message.reply_text(texts.MEDIA_UNREADABLE)
+        await reply_with(message, context, texts.MEDIA_UNREADABLE)
 
 
 async def on_nothing_to_cancel(update: Update, context: BotContext) -> None:
     """/cancel outside any conversation (a conversation's own /cancel stops the update first)."""
     if update.message is not None:
-        await update.message.reply_text(texts.NOTHING_TO_CANCEL)
+        await reply_with(update.message, context, texts.NOTHING_TO_CANCEL)
 
 
 async def _within_flood_limit(message, context: BotContext) -> bool:

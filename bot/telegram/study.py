@@ -36,6 +36,7 @@ from ..study.settings import parse_hhmm
 from ..study.stats import week_of
 from . import admin
 from .context import SERVICES, BotContext
+from .group import reply_with
 
 log = logging.getLogger(__name__)
 
@@ -165,7 +166,7 @@ async def _may_manage(update: Update, context: BotContext) -> bool:
 
 async def on_today(update: Update, context: BotContext) -> None:
     text = _study(context).today_text(update.effective_chat.id, group=_in_group(update))
-    await update.effective_message.reply_text(text)
+    await reply_with(update.effective_message, context, text)
 
 
 def _time_text(schedule) -> str:
@@ -175,40 +176,40 @@ def _time_text(schedule) -> str:
 async def on_study_time(update: Update, context: BotContext) -> None:
     message = update.effective_message
     if not _in_group(update):
-        await message.reply_text(texts.GROUP_ONLY)
+        await reply_with(message, context, texts.GROUP_ONLY)
         return
     study, chat_id = _study(context), update.effective_chat.id
     if not context.args:
         schedule = study.schedule(chat_id)
         state = texts.STATE_ON if schedule.enabled else texts.STATE_OFF
-        await message.reply_text(texts.TIME_SHOW.format(time=_time_text(schedule), state=state))
+        await reply_with(message, context, texts.TIME_SHOW.format(time=_time_text(schedule), state=state))
         return
     try:
         send_time = parse_hhmm(context.args[0].replace("：", ":"))
     except ValueError:
-        await message.reply_text(texts.TIME_USAGE)
+        await reply_with(message, context, texts.TIME_USAGE)
         return
     if not await _may_manage(update, context):
-        await message.reply_text(texts.NOT_ALLOWED)
+        await reply_with(message, context, texts.NOT_ALLOWED)
         return
     schedule = study.set_schedule(chat_id, update.effective_user.id if update.effective_user else 0,
                                   send_time=send_time)
     log.info("study time of %s set to %s", chat_id, _time_text(schedule))
-    await message.reply_text(texts.TIME_SET.format(time=_time_text(schedule)))
+    await reply_with(message, context, texts.TIME_SET.format(time=_time_text(schedule)))
 
 
 async def _switch(update: Update, context: BotContext, enabled: bool) -> None:
     message = update.effective_message
     if not _in_group(update):
-        await message.reply_text(texts.GROUP_ONLY)
+        await reply_with(message, context, texts.GROUP_ONLY)
         return
     if not await _may_manage(update, context):
-        await message.reply_text(texts.NOT_ALLOWED)
+        await reply_with(message, context, texts.NOT_ALLOWED)
         return
     by = update.effective_user.id if update.effective_user else 0
     schedule = _study(context).set_schedule(update.effective_chat.id, by, enabled=enabled)
     log.info("study in %s switched %s", update.effective_chat.id, "on" if enabled else "off")
-    await message.reply_text(texts.TURNED_ON.format(time=_time_text(schedule)) if enabled else texts.TURNED_OFF)
+    await reply_with(message, context, texts.TURNED_ON.format(time=_time_text(schedule)) if enabled else texts.TURNED_OFF)
 
 
 async def on_study_on(update: Update, context: BotContext) -> None:
@@ -221,13 +222,13 @@ async def on_study_off(update: Update, context: BotContext) -> None:
 
 async def on_study_stats(update: Update, context: BotContext) -> None:
     if not _in_group(update):
-        await update.effective_message.reply_text(texts.GROUP_ONLY)
+        await reply_with(update.effective_message, context, texts.GROUP_ONLY)
         return
     study = _study(context)
     today = study.today()
     start, end = week_of(today)
     week = study.stats.week(update.effective_chat.id, start, end, today)
-    await update.effective_message.reply_text(stats_text(week, study.settings.stats_top))
+    await reply_with(update.effective_message, context, stats_text(week, study.settings.stats_top))
 
 
 async def on_poll_answer(update: Update, context: BotContext) -> None:

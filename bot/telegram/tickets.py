@@ -27,6 +27,7 @@ from ..tickets.views import list_line
 from .context import SERVICES, BotContext
 from .convert import incoming, media_of
 from .deferred import report_sent
+from .group import send_replies
 from .outbox_sender import TelegramOutboxSender, keyboard
 from .tokens import ActionError, ActionTokens
 
@@ -109,8 +110,7 @@ async def on_complain(update: Update, context: BotContext) -> None:
     msg = incoming(message, bot_id=context.bot.id, bot_username=context.bot.username,
                    text=" ".join(context.args or []).strip(), force_addressed=True)
     replies = await _tickets(context).desk.complain(msg, nlu=context.services.app.pipeline.nlu)
-    for reply in replies:
-        await message.reply_text(reply.text)
+    await send_replies(context, message.chat_id, replies)
 
 
 async def on_start_link(update: Update, context: BotContext) -> None:
