@@ -20,6 +20,7 @@ def _settings(tmp: Path, dense: bool = True):
     from bot.config import load_settings
 
     tmp.mkdir(parents=True, exist_ok=True)
+    (tmp / "none.yml").write_text("faqs: []\n", encoding="utf-8")  # each bench loads its own KB
     cfg = tmp / "config.yml"
     cfg.write_text(
         f"database:\n  url: sqlite:///{tmp / 'bench.db'}\n"
@@ -52,7 +53,8 @@ def accuracy(tmp: Path) -> None:
               "blind3": "blind3 KB (Guizhou, written blind)",
               "blind4": "blind4 KB (Guizhou, written blind)",
               "blind5": "blind5 KB (Guizhou, written blind, never tuned on)",
-              "blind6": "blind6 KB (Guangxi/Gansu, written blind, never tuned on)"}
+              "blind6": "blind6 KB (Guangxi/Gansu, written blind, never tuned on)",
+              "blind7": "blind7 KB (Sichuan/Chongqing/Hunan, written blind)"}
     for name, (kb, queries) in SETS.items():
         label = labels.get(name, name)
         if not (kb.exists() and queries.exists()):
