@@ -17,7 +17,6 @@ import time
 from collections import Counter
 
 import pytest
-from conftest import ROOT
 from sqlalchemy import select
 from study_helpers import FlowingClock, register, study_config, study_posts
 from tg_harness import running_bot, write_config

@@ -25,7 +25,6 @@ import time
 from collections import Counter
 
 from botapi import _auto_entities, _chat_member
-from conftest import ROOT
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 from telegram import Update

@@ -15,7 +15,6 @@ from datetime import date, datetime, timedelta, timezone
 import aiohttp
 import pytest
 from botapi import BotApiServer
-from conftest import ROOT
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import update as sql_update
 from tg_harness import TOKEN, Harness, write_config

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import pytest
 import yaml
-from conftest import ROOT
 from study_helpers import Clock, register, settle, study_config, study_posts
 from tg_harness import running_bot, write_config
 

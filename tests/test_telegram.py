@@ -7,7 +7,6 @@ import time
 
 import pytest
 import yaml
-from conftest import ROOT
 
 from bot import texts
 from tg_harness import running_bot, write_config

@@ -10,7 +10,6 @@ from collections import Counter
 from datetime import datetime, time, timedelta, timezone
 
 import pytest
-from conftest import ROOT
 from sqlalchemy import select
 from tg_harness import running_bot, write_config
 

@@ -10,7 +10,7 @@ from contextlib import asynccontextmanager, suppress
 import aiohttp
 import pytest
 from botapi import BotApiServer
-from conftest import DRIVERHOME, ROOT
+from conftest import DRIVERHOME
 from tg_harness import TOKEN, Harness, write_config
 
 from bot.app import App
