@@ -69,16 +69,20 @@ class _ReplyToTicket(filters.MessageFilter):
 
 
 class _AddingDetails(filters.MessageFilter):
-    """A private photo, voice note, video or file for one of the driver's tickets (media_ticket)."""
+    """A private photo, voice note, video or file for one of the driver's tickets (media_ticket).
+    A data filter: the ticket it found reaches the handler as `context.ticket_ids[0]`, so the
+    database is asked once per message."""
 
     def __init__(self, tickets):
-        super().__init__(name="AddingDetails")
+        super().__init__(name="AddingDetails", data_filter=True)
         self.tickets = tickets
 
-    def filter(self, message: Message) -> bool:
+    def filter(self, message: Message) -> dict[str, list[int]] | None:
         user = message.from_user
-        return (message.chat.type == ChatType.PRIVATE and user is not None
-                and self.tickets.service.media_ticket(user.id) is not None)
+        if message.chat.type != ChatType.PRIVATE or user is None:
+            return None
+        ticket_id = self.tickets.service.media_ticket(user.id)
+        return {"ticket_ids": [ticket_id]} if ticket_id is not None else None
 
 
 # -- tracking who can be written to privately ------------------------------------------------------
@@ -129,12 +133,9 @@ async def on_start_link(update: Update, context: BotContext) -> None:
 
 async def on_media(update: Update, context: BotContext) -> None:
     message, user = update.message, update.effective_user
-    service = _tickets(context).service
-    ticket_id = service.media_ticket(user.id)
-    if ticket_id is None:
-        return
-    await message.reply_text(service.add_detail(user.id, ticket_id, message.caption or "", name=user.full_name,
-                                                media=media_of(message)))
+    ticket_id = context.ticket_ids[0]  # found by _AddingDetails
+    await message.reply_text(_tickets(context).service.add_detail(user.id, ticket_id, message.caption or "",
+                                                                  name=user.full_name, media=media_of(message)))
 
 
 async def on_reply(update: Update, context: BotContext) -> None:
